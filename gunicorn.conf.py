@@ -1,0 +1,22 @@
+"""gunicorn settings for orqo (https://docs.gunicorn.org/en/stable/settings.html).
+
+Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("ORQO_BIND", "127.0.0.1:8000")
+# Requests are short and mostly wait on the database: two workers per core, at least two.
+workers = int(os.environ.get("ORQO_WORKERS", max(2, multiprocessing.cpu_count() * 2)))
+worker_class = "sync"
+# Slack gives 3 s to answer; a request that takes 30 s is a stuck worker, not a slow one.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Bodies are read by the app (4 MiB limit there); keep header limits at gunicorn's defaults.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("ORQO_LOG_LEVEL", "info")
+# gunicorn >= 25.1 opens a control socket at one fixed path per user, so a second instance on
+# the same host (or a test server) would fight over it; orqo does not use it.
+control_socket_disable = True

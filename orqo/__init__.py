@@ -1,0 +1,73 @@
+"""orqo: verified platform webhooks, a contact gate, and routing to waiting agents or Doorkeeper.
+
+Plugins need one import from here: ``from orqo import hookimpl``.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from orqo.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "create_app", "hookimpl"]
+
+
+def create_app(test_config: dict | None = None, plugins=()) -> Flask:
+    """Create and configure an orqo application.
+
+    :param test_config: config applied last, over every other source.
+    :param plugins: extra plugin objects or modules to register (tests use this).
+    """
+    from orqo import cli
+    from orqo import errors
+    from orqo import webhooks
+    from orqo.config import DEFAULTS
+    from orqo.config import as_name_list
+    from orqo.extensions import db
+    from orqo.extensions import engine_options
+    from orqo.extensions import init_sqlite_engine
+    from orqo.extensions import normalise_database_url
+    from orqo.plugins import PluginState
+    from orqo.plugins import collect_adapters
+    from orqo.plugins import make_plugin_manager
+    from orqo.plugins import run_startup
+
+    instance_path = os.environ.get("ORQO_INSTANCE_PATH")
+    app = Flask(
+        "orqo",
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+    )
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("ORQO")
+    if test_config:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    if app.config["DATABASE_URL"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    url = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    options = engine_options(url, app.config["DATABASE_CONNECT_TIMEOUT"])
+    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    db.init_app(app)
+    with app.app_context():
+        init_sqlite_engine(db.engine)
+
+    pm = make_plugin_manager(
+        load_entrypoints=app.config["LOAD_ENTRYPOINTS"],
+        blocked=as_name_list(app.config["DISABLED_PLUGINS"]),
+        plugins=plugins,
+    )
+    adapters, adapter_plugins = collect_adapters(pm)
+    app.extensions["orqo"] = PluginState(pm=pm, adapters=adapters, adapter_plugins=adapter_plugins)
+
+    errors.init_app(app)
+    webhooks.init_app(app)
+    cli.init_app(app)
+    run_startup(pm, app)
+    return app

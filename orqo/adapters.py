@@ -1,0 +1,98 @@
+"""The base class every platform adapter subclasses.
+
+An adapter handles one platform's channel logic: it checks that a delivery is genuine
+(:meth:`Adapter.verify`) and turns its payload into normalised messages (:meth:`Adapter.parse`).
+Adapters are stateless: everything an App holds (credentials, config) arrives in the
+:class:`orqo.stages.StageRequest` of every call, so one instance serves every App of its
+platform and the same adapter can run in-process or behind ORQO's HTTP adapter contract.
+
+A plugin provides adapters through the ``register_adapters`` hook::
+
+    from orqo import hookimpl
+    from orqo.adapters import Adapter
+
+    class EchoAdapter(Adapter):
+        platform = "echo"
+        ...
+
+    @hookimpl
+    def register_adapters(register):
+        register(EchoAdapter)
+"""
+from __future__ import annotations
+
+import abc
+import re
+
+from marshmallow import Schema
+
+from orqo.stages import ParseResult
+from orqo.stages import StageRequest
+from orqo.stages import Verdict
+
+PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
+class NoSettings(Schema):
+    """The schema of an adapter that takes no credentials or no config."""
+
+
+class Adapter(abc.ABC):
+    """A platform adapter.
+
+    Subclasses set:
+
+    :cvar platform: the name Apps choose the adapter by (lower case, e.g. ``slack``); unique
+        across installed plugins.
+    :cvar description: one line shown by ``orqo plugins``.
+    :cvar credentials_schema: a marshmallow schema of the App's credentials (every field is a
+        secret: never logged, never shown back). Validated when an App is saved.
+    :cvar config_schema: a marshmallow schema of the App's non-secret settings, with their
+        defaults. Validated (and defaults filled in) when an App is saved.
+    """
+
+    platform: str = ""
+    description: str = ""
+    credentials_schema: type[Schema] = NoSettings
+    config_schema: type[Schema] = NoSettings
+
+    @abc.abstractmethod
+    def verify(self, request: StageRequest) -> Verdict:
+        """Check that ``request`` really comes from the platform, from the raw body bytes.
+
+        Return :meth:`Verdict.accept` or :meth:`Verdict.reject` with a reason that names what
+        is wrong but never a secret. Compare secrets with :func:`hmac.compare_digest`. A GET
+        handshake that carries no body signature is verified by whatever the platform gives for
+        it (Meta's ``hub.verify_token``, for example).
+        """
+
+    @abc.abstractmethod
+    def parse(self, request: StageRequest) -> ParseResult:
+        """Turn a verified delivery into a :class:`ParseResult`.
+
+        Raise :class:`orqo.errors.MalformedDelivery` when the body is not what the platform
+        sends (not JSON, a required field missing).
+        """
+
+    @classmethod
+    def validate_settings(cls, credentials: dict, config: dict) -> tuple[dict, dict]:
+        """Validate an App's credentials and config; return them with defaults filled in.
+
+        Raises :class:`marshmallow.ValidationError` whose ``messages`` are keyed
+        ``credentials`` and ``config``.
+        """
+        errors = {}
+        loaded = {}
+        for key, schema, values in (
+            ("credentials", cls.credentials_schema, credentials),
+            ("config", cls.config_schema, config),
+        ):
+            try:
+                loaded[key] = schema().load(values)
+            except Exception as exc:  # marshmallow.ValidationError, or a schema's own bug
+                errors[key] = getattr(exc, "messages", str(exc))
+        if errors:
+            from marshmallow import ValidationError
+
+            raise ValidationError(errors)
+        return loaded["credentials"], loaded["config"]

@@ -1,0 +1,121 @@
+"""orqo's exceptions, and the one JSON error shape every client sees.
+
+Every error answered over HTTP, on the API and on the webhook endpoints, has the shape
+``{"error": {"code": ..., "message": ..., "details": ...}}``. No stack trace reaches a client.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify
+from sqlalchemy.exc import InterfaceError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class OrqoError(Exception):
+    """Base class of orqo's own errors."""
+
+
+class ConfigError(OrqoError):
+    """Raised at startup for a configuration orqo cannot run with (fatal; seen by operators)."""
+
+
+class PluginError(OrqoError):
+    """Wraps an exception raised by plugin code; ``plugin`` names the plugin, ``hook`` the hook.
+
+    Raised by orqo's hook call sites, seen in logs and in the ledger's reasons.
+    """
+
+    def __init__(self, plugin: str, hook: str, error: BaseException):
+        self.plugin = plugin
+        self.hook = hook
+        self.error = error
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {type(error).__name__}: {error}")
+
+
+class UnknownPlatform(KeyError):
+    """An App names an adapter platform that no installed plugin provides."""
+
+    def __init__(self, platform: str):
+        super().__init__(platform)
+        self.platform = platform
+
+    def __str__(self):
+        return f"no installed adapter provides platform {self.platform!r}"
+
+
+class MalformedDelivery(OrqoError):
+    """Raised by an adapter's parse stage for a body the platform could not have meant.
+
+    The message is recorded in the ledger as the reason and returned to the sender: say what is
+    wrong, never echo a secret.
+    """
+
+
+class ApiError(OrqoError):
+    """An error answered to an HTTP client with the given status, code and details."""
+
+    def __init__(self, status: int, code: str, message: str, details=None, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+def error_response(status: int, code: str, message: str, details=None, headers=None):
+    """The JSON error response every endpoint uses."""
+    response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def database_unavailable(retry_after: int):
+    """The answer when the database cannot be reached: retry later, nothing was stored."""
+    return error_response(
+        503,
+        "database_unavailable",
+        "The database is unavailable; nothing was stored. Retry later.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def init_app(app):
+    """Register the error handlers that give every error the JSON shape."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_error(exc):
+        from orqo.extensions import db
+
+        logger.warning("database unavailable: %s", type(exc.orig or exc).__name__)
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is already gone; the pool discards it
+            logger.debug("rollback after a database error failed", exc_info=True)
+        return database_unavailable(app.config["RETRY_AFTER_SECONDS"])
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        if isinstance(exc, HTTPException):
+            return _http_error(exc)
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "An internal error occurred.")

@@ -1,0 +1,182 @@
+"""One webhook delivery, from raw bytes to a committed ledger entry and the platform's answer.
+
+verify (raw bytes) -> parse -> per message: contact gate -> dedupe -> route; the ledger rows,
+the dedupe claims and the routing results commit in one transaction before the 2xx goes out.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from flask import Response
+from flask import current_app
+from flask import jsonify
+from flask import request
+from sqlalchemy import select
+
+from orqo.dispatch import RoutingError
+from orqo.dispatch import parse_delivery
+from orqo.dispatch import route_message
+from orqo.dispatch import verify_delivery
+from orqo.errors import ApiError
+from orqo.errors import MalformedDelivery
+from orqo.errors import PluginError
+from orqo.errors import error_response
+from orqo.extensions import db
+from orqo.extensions import insert_or_ignore
+from orqo.models import App
+from orqo.models import ContactChannel
+from orqo.models import DedupeClaim
+from orqo.models import Delivery
+from orqo.models import MessageRecord
+from orqo.models import utcnow
+from orqo.stages import StageRequest
+
+logger = logging.getLogger(__name__)
+
+APP_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def find_app(app_id: str) -> App:
+    """The App a webhook was sent to; 404 (and nothing written) when there is none."""
+    found = db.session.get(App, app_id) if APP_ID.match(app_id) else None
+    if found is None:
+        raise ApiError(404, "unknown_app", f"No App has the id {app_id!r}.")
+    return found
+
+
+def stage_request_from_flask(app_record: App, received_at: float) -> StageRequest:
+    """The current Flask request as stage data; reads the raw body (413 over the limit)."""
+    return StageRequest(
+        app_id=app_record.id,
+        adapter=app_record.adapter,
+        method=request.method,
+        path=request.path,
+        query=[[key, value] for key, value in request.args.items(multi=True)],
+        headers=[[key, value] for key, value in request.headers.items()],
+        body=request.get_data(cache=False),
+        credentials=dict(app_record.credentials or {}),
+        config=dict(app_record.config or {}),
+        received_at=received_at,
+    )
+
+
+class DeliveryFlow:
+    """The handling of one delivery; :meth:`run` returns the platform's response."""
+
+    def __init__(self, app_id: str):
+        self.started = time.perf_counter()
+        self.received_at = utcnow()
+        self.app_record = find_app(app_id)
+        self.state = current_app.extensions["orqo"]
+        self.delivery = Delivery(
+            app_id=self.app_record.id, received_at=self.received_at, method=request.method
+        )
+
+    def run(self) -> Response:
+        """Verify, parse, gate, dedupe, route, commit; answer accordingly."""
+        stage_request = stage_request_from_flask(self.app_record, self.received_at.timestamp())
+        adapter = self.state.adapters.get(self.app_record.adapter)
+        if adapter is None:
+            return self.adapter_error(f"adapter {self.app_record.adapter!r} is not installed")
+        try:
+            verdict = verify_delivery(self.state.pm, stage_request, adapter)
+            if not verdict.accepted:
+                self.finish("rejected_signature", verdict.status, verdict.reason)
+                return error_response(verdict.status, "rejected_signature", verdict.reason)
+            result = parse_delivery(self.state.pm, stage_request, adapter)
+        except MalformedDelivery as exc:
+            self.finish("malformed", 400, str(exc))
+            return error_response(400, "malformed", str(exc))
+        except PluginError as exc:
+            logger.error("adapter stage failed: %s", exc)
+            return self.adapter_error(str(exc))
+
+        self.delivery.meta = result.meta
+        if result.challenge is not None:
+            challenge = result.challenge
+            self.finish("challenge", challenge.status)
+            return Response(challenge.body, challenge.status, content_type=challenge.content_type)
+
+        self.add_delivery()
+        try:
+            outcomes = [self.process(message) for message in result.messages]
+        except RoutingError as exc:
+            # Nothing is kept, so nothing may be acknowledged: the platform retries.
+            db.session.rollback()
+            logger.error("delivery to app %s not routed: %s", self.app_record.id, exc)
+            return error_response(
+                503, "routing_failed", "No handler could take a message; retry later.",
+                headers={"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])},
+            )
+        reason = "" if outcomes else (result.reason or "nothing to route")
+        self.finish("accepted", 200, reason)
+        return jsonify({
+            "delivery_id": self.delivery.id,
+            "outcome": "accepted",
+            "messages": outcomes,
+        })
+
+    def add_delivery(self) -> None:
+        self.delivery.outcome = "accepted"
+        self.delivery.status_code = 200
+        db.session.add(self.delivery)
+
+    def process(self, message) -> dict:
+        """Gate, dedupe and route one message; return its outcome for the response."""
+        contact_id = db.session.scalar(
+            select(ContactChannel.contact_id).where(
+                ContactChannel.app_id == self.app_record.id,
+                ContactChannel.sender_id == message.sender_id,
+            )
+        )
+        record = MessageRecord.from_message(
+            message, delivery=self.delivery, app_id=self.app_record.id, contact_id=contact_id,
+            outcome="routed",  # tentative: the transaction commits only with the final outcome
+        )
+        db.session.add(record)
+        if contact_id is None:
+            record.outcome = "unknown_sender"
+            record.reason = "the sender is not a registered Contact of this App"
+        else:
+            db.session.flush()
+            if not insert_or_ignore(
+                DedupeClaim, app_id=self.app_record.id, dedupe_key=message.dedupe_key,
+                message_id=record.id,
+            ):
+                record.outcome = "duplicate"
+                record.reason = "already received"
+            else:
+                route = route_message(
+                    self.state.pm, current_app._get_current_object(), message, record, contact_id
+                )
+                record.outcome = "routed"
+                record.handler = route.handler
+                record.handler_ref = route.ref
+        return {"outcome": record.outcome, "handler": record.handler}
+
+    def finish(self, outcome: str, status: int, reason: str = "") -> None:
+        """Record the delivery's outcome and commit everything."""
+        if self.delivery not in db.session:
+            db.session.add(self.delivery)
+        self.delivery.outcome = outcome
+        self.delivery.status_code = status
+        self.delivery.reason = reason
+        self.delivery.duration_ms = (time.perf_counter() - self.started) * 1000
+        db.session.commit()
+        logger.info("delivery %s to app %s: %s %s", self.delivery.id, self.app_record.id,
+                    outcome, reason)
+
+    def adapter_error(self, reason: str) -> Response:
+        """Record ``adapter_error`` and ask the platform to retry later."""
+        db.session.rollback()
+        self.delivery = Delivery(
+            app_id=self.app_record.id, received_at=self.received_at, method=request.method
+        )
+        retry_after = current_app.config["RETRY_AFTER_SECONDS"]
+        self.finish("adapter_error", 503, reason)
+        return error_response(
+            503, "adapter_error", "The App's adapter could not handle the delivery; retry later.",
+            headers={"Retry-After": str(retry_after)},
+        )

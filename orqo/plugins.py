@@ -1,0 +1,159 @@
+"""The plugin manager: how plugins are found, and the typed functions that call their hooks.
+
+Core fallbacks (:data:`DEFAULT_PLUGINS`) are imported; every adapter, first-party ones
+included, arrives through the ``orqo`` entry-point group. Each app builds its own manager in
+``create_app()``; application code calls the functions here, never ``pm.hook`` directly.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+
+import pluggy
+
+from orqo import hookspecs
+from orqo.adapters import PLATFORM_NAME
+from orqo.adapters import Adapter
+from orqo.errors import ConfigError
+from orqo.errors import PluginError
+
+logger = logging.getLogger(__name__)
+
+#: The built-in plugin that answers the verify and parse stages for the App's own adapter.
+ADAPTER_STAGE_PLUGIN = "orqo.default_plugins.adapter_stages"
+
+#: Built-in plugins, registered under their dotted names. They cannot be blocked.
+DEFAULT_PLUGINS = (
+    ADAPTER_STAGE_PLUGIN,
+    "orqo.default_plugins.waitbox",
+    "orqo.default_plugins.doorkeeper",
+)
+
+
+@dataclass
+class PluginState:
+    """What ``create_app()`` keeps under ``app.extensions["orqo"]``."""
+
+    pm: pluggy.PluginManager
+    adapters: dict[str, Adapter]
+    adapter_plugins: dict[str, str]
+
+
+def make_plugin_manager(*, load_entrypoints=True, blocked=(), plugins=()) -> pluggy.PluginManager:
+    """Build a plugin manager: hookspecs, blocked names, entry points, built-ins, extras.
+
+    :param load_entrypoints: load plugins from the ``orqo`` entry-point group.
+    :param blocked: entry-point names an operator turned off.
+    :param plugins: extra plugin objects or modules to register (tests use this).
+    """
+    pm = pluggy.PluginManager("orqo")
+    pm.add_hookspecs(hookspecs)
+    for name in blocked:
+        if name in DEFAULT_PLUGINS:
+            raise ConfigError(f"built-in plugin {name!r} cannot be disabled")
+        pm.set_blocked(name)
+    if load_entrypoints:
+        try:
+            pm.load_setuptools_entrypoints("orqo")
+        except Exception as exc:
+            raise ConfigError(f"could not load an 'orqo' entry-point plugin: {exc}") from exc
+    for module_name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+    for plugin in plugins:
+        pm.register(plugin)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise ConfigError(str(exc)) from exc
+    return pm
+
+
+def hook_calls(caller: pluggy.HookCaller, **kwargs):
+    """Yield ``(plugin_name, call)`` for each implementation of a hook, in pluggy's order.
+
+    Calling implementations one by one lets orqo know which plugin gave which answer and guard
+    each call on its own (pluggy stops a hook loop at the first exception). Each ``call()``
+    raises :class:`PluginError` naming the plugin if the implementation raises.
+    """
+    for impl in reversed(caller.get_hookimpls()):
+        args = [kwargs[name] for name in impl.argnames]
+
+        def call(impl=impl, args=args):
+            try:
+                return impl.function(*args)
+            except Exception as exc:
+                raise PluginError(impl.plugin_name, caller.name, exc) from exc
+
+        yield impl.plugin_name, call
+
+
+def call_each(caller: pluggy.HookCaller, **kwargs) -> list[tuple[str, object]]:
+    """Call every implementation of a hook; return the non-None answers with plugin names."""
+    results = []
+    for plugin_name, call in hook_calls(caller, **kwargs):
+        result = call()
+        if result is not None:
+            results.append((plugin_name, result))
+    return results
+
+
+def collect_adapters(pm: pluggy.PluginManager) -> tuple[dict[str, Adapter], dict[str, str]]:
+    """Run ``register_adapters``; return ``{platform: adapter}`` and ``{platform: plugin}``.
+
+    Raises :class:`ConfigError` naming both plugins when two claim one platform name.
+    """
+    adapters: dict[str, Adapter] = {}
+    owners: dict[str, str] = {}
+    for impl in reversed(pm.hook.register_adapters.get_hookimpls()):
+
+        def register(adapter_class, plugin_name=impl.plugin_name):
+            if not (isinstance(adapter_class, type) and issubclass(adapter_class, Adapter)):
+                raise ConfigError(f"plugin {plugin_name!r} registered {adapter_class!r}, "
+                                  "which is not an orqo.adapters.Adapter subclass")
+            platform = adapter_class.platform
+            if not PLATFORM_NAME.match(platform or ""):
+                raise ConfigError(f"plugin {plugin_name!r} registered an adapter with the "
+                                  f"invalid platform name {platform!r}")
+            if platform in owners:
+                raise ConfigError(f"platform {platform!r} is claimed by two plugins: "
+                                  f"{owners[platform]!r} and {plugin_name!r}")
+            adapters[platform] = adapter_class()
+            owners[platform] = plugin_name
+            logger.debug("adapter %r registered by plugin %r", platform, plugin_name)
+
+        try:
+            impl.function(register)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise ConfigError(str(PluginError(impl.plugin_name, "register_adapters", exc))) from exc
+    return adapters, owners
+
+
+def run_startup(pm: pluggy.PluginManager, app) -> None:
+    """Run the ``startup`` hook; an exception stops startup, naming the plugin."""
+    for _name, call in hook_calls(pm.hook.startup, app=app):
+        try:
+            call()
+        except PluginError as exc:
+            raise ConfigError(str(exc)) from exc
+
+
+def get_plugins(pm: pluggy.PluginManager, adapter_plugins: dict[str, str]) -> list[dict]:
+    """Describe each loaded plugin: name, version, hooks it implements, adapters it provides."""
+    from orqo import __version__
+
+    versions = {plugin: dist.version for plugin, dist in pm.list_plugin_distinfo()}
+    described = []
+    for plugin in pm.get_plugins():
+        name = pm.get_name(plugin)
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
+        described.append({
+            "name": name,
+            "version": __version__ if name in DEFAULT_PLUGINS else versions.get(plugin),
+            "hooks": hooks,
+            "adapters": sorted(p for p, owner in adapter_plugins.items() if owner == name),
+            "builtin": name in DEFAULT_PLUGINS,
+        })
+    return sorted(described, key=lambda entry: (entry["builtin"], entry["name"]))

@@ -1,0 +1,56 @@
+"""Opening and reading waitboxes (the agent side of the waitbox handler)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from orqo.errors import ApiError
+from orqo.extensions import db
+from orqo.models import App
+from orqo.models import ContactChannel
+from orqo.models import Waitbox
+from orqo.models import as_utc
+from orqo.models import utcnow
+
+
+def open_waitbox(app_id: str, contact_id: int, expires_in: float, thread_id: str | None = None,
+                 reference: str = "") -> Waitbox:
+    """Open a waitbox for the next message from ``contact_id`` on ``app_id``.
+
+    422 when the App is unknown, the Contact has no Channel on it, or ``expires_in`` is not
+    positive.
+    """
+    errors = {}
+    if db.session.get(App, app_id) is None:
+        errors["app_id"] = [f"No App has the id {app_id!r}."]
+    elif db.session.query(ContactChannel).filter_by(app_id=app_id, contact_id=contact_id).first() is None:
+        errors["contact_id"] = [f"Contact {contact_id} has no Channel on App {app_id!r}."]
+    if not expires_in or expires_in <= 0:
+        errors["expires_in"] = ["Must be a positive number of seconds."]
+    if errors:
+        raise ApiError(422, "validation_error", "The waitbox is not valid.", errors)
+    waitbox = Waitbox(app_id=app_id, contact_id=contact_id, thread_id=thread_id,
+                      reference=reference, expires_at=utcnow() + timedelta(seconds=expires_in))
+    db.session.add(waitbox)
+    db.session.commit()
+    return waitbox
+
+
+def waitbox_status(waitbox: Waitbox) -> str:
+    """``waiting``, ``answered``, ``expired`` or ``cancelled``."""
+    if waitbox.status == "waiting" and as_utc(waitbox.expires_at) <= utcnow():
+        return "expired"
+    return waitbox.status
+
+
+def describe_waitbox(waitbox: Waitbox) -> dict:
+    """A waitbox as agents see it."""
+    return {
+        "id": waitbox.id,
+        "app_id": waitbox.app_id,
+        "contact_id": waitbox.contact_id,
+        "thread_id": waitbox.thread_id,
+        "reference": waitbox.reference,
+        "status": waitbox_status(waitbox),
+        "message_id": waitbox.message_id,
+        "expires_at": as_utc(waitbox.expires_at).isoformat(),
+    }

@@ -1,0 +1,103 @@
+"""What the verify and parse stages receive and return, as plain data.
+
+The same shapes serve in-process adapter plugins and (serialised by :mod:`orqo.schemas`)
+remote adapters over HTTP, so they hold only strings, numbers, bytes, lists and dicts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+from orqo.messages import Message
+
+
+@dataclass
+class StageRequest:
+    """One delivery, as the verify and parse stages see it.
+
+    :param app_id: the App the delivery was sent to.
+    :param adapter: the App's adapter platform name.
+    :param method: ``POST`` or ``GET``.
+    :param path: the request path.
+    :param query: the query string as ``[name, value]`` pairs, in order, repeats kept.
+    :param headers: the headers as ``[name, value]`` pairs, in order, repeats kept; names as
+        received (compare them case-insensitively, see :meth:`header`).
+    :param body: the raw body bytes, exactly as received: signatures are computed over these.
+    :param credentials: the App's credentials under the names the adapter declares.
+    :param config: the App's adapter config, validated by the adapter's config schema.
+    :param received_at: when orqo received the delivery, in Unix seconds (use it, not the
+        clock, for timestamp windows).
+    """
+
+    app_id: str
+    adapter: str
+    method: str
+    path: str
+    query: list[list[str]]
+    headers: list[list[str]]
+    body: bytes
+    credentials: dict
+    config: dict
+    received_at: float
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of the header ``name`` (case-insensitive), in the order received."""
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` when it was sent exactly once, else ``None``.
+
+        A header sent twice is treated as absent: a signature check must not pick one of two.
+        """
+        values = self.header_values(name)
+        return values[0] if len(values) == 1 else None
+
+    def query_value(self, name: str) -> str | None:
+        """The value of query parameter ``name`` when given exactly once, else ``None``."""
+        values = [value for key, value in self.query if key == name]
+        return values[0] if len(values) == 1 else None
+
+
+@dataclass
+class Verdict:
+    """The verify stage's answer: accept, or reject with a reason and an HTTP status."""
+
+    accepted: bool
+    reason: str = ""
+    status: int = 401
+
+    @classmethod
+    def accept(cls) -> Verdict:
+        """The delivery is genuine."""
+        return cls(accepted=True)
+
+    @classmethod
+    def reject(cls, reason: str, status: int = 401) -> Verdict:
+        """The delivery is not genuine; ``reason`` says why (never include a secret)."""
+        return cls(accepted=False, reason=reason, status=status)
+
+
+@dataclass
+class ChallengeResponse:
+    """A handshake answer echoed to the platform as is; processing stops there."""
+
+    body: str
+    status: int = 200
+    content_type: str = "text/plain"
+
+
+@dataclass
+class ParseResult:
+    """The parse stage's answer.
+
+    :param messages: the normalised messages; empty means nothing to route (``ignored``).
+    :param challenge: a handshake answer; when set, ``messages`` must be empty.
+    :param reason: why there is nothing to route (for example "status update").
+    :param meta: delivery details worth keeping in the ledger (for example retry headers).
+    """
+
+    messages: list[Message] = field(default_factory=list)
+    challenge: ChallengeResponse | None = None
+    reason: str = ""
+    meta: dict = field(default_factory=dict)

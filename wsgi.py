@@ -1,0 +1,3 @@
+from orqo import create_app
+
+app = create_app()
