@@ -72,5 +72,8 @@ def insert_or_ignore(model, **values) -> bool:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(model).values(**values).on_conflict_do_nothing()
-    return db.session.execute(statement).rowcount == 1
+    table = model.__table__
+    first_key = list(table.primary_key.columns)[0]
+    # RETURNING, not rowcount: drivers and SQLAlchemy's bulk paths do not all report rowcount.
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(first_key)
+    return db.session.execute(statement).first() is not None

@@ -43,11 +43,11 @@ def route_message(app, message, record, contact_id):
         _candidates(record.app_id, contact_id, message.thread_id, now)
     ).all():
         taken = db.session.execute(
-            update(Waitbox)
+            update(Waitbox.__table__)
             .where(Waitbox.id == waitbox_id, Waitbox.status == "waiting", Waitbox.expires_at > now)
             .values(status="answered", message_id=record.id, answered_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount == 1:
+            .returning(Waitbox.id)
+        ).first()
+        if taken is not None:
             return Route(handler="waitbox", ref=str(waitbox_id))
     return None

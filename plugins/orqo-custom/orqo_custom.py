@@ -85,7 +85,7 @@ def sign(secret: str, body: bytes, algorithm="hmac-sha256", encoding="hex", pref
 
 def _scalar(document, pointer: str, what: str, required: bool):
     value = jsonpointer.resolve_pointer(document, pointer, None)
-    if value is None:
+    if value is None or value == "":
         if required:
             raise MalformedDelivery(f"the body has no {what} at {pointer}")
         return None

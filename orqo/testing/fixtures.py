@@ -1,4 +1,4 @@
-"""Test helpers for orqo and for adapter plugins, loaded by pytest through ``pytest11``.
+"""Fixtures for tests of orqo and of adapter plugins (in-process, through the test client).
 
 Fixtures:
 
@@ -74,7 +74,8 @@ def database_url(request, tmp_path):
 
 @pytest.fixture
 def make_app(database_url, tmp_path, monkeypatch):
-    """Factory: ``make_app(plugins=(), **config)`` builds an app with exactly those plugins.
+    """Factory: ``make_app(plugins=(), create_tables=True, **config)``: an app with exactly
+    those plugins.
 
     Built-in plugins are always there; entry points are not loaded, so what is installed
     never leaks into a test. The tables are created.
@@ -82,13 +83,14 @@ def make_app(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("ORQO_INSTANCE_PATH", str(tmp_path / "instance"))
     created = []
 
-    def factory(plugins=(), **config):
+    def factory(plugins=(), *, create_tables=True, **config):
         settings = {"TESTING": True, "DATABASE_URL": database_url, "LOAD_ENTRYPOINTS": False}
         settings.update(config)
         app = create_app(settings, plugins=plugins)
-        with app.app_context():
-            db.create_all()
         created.append(app)
+        if create_tables:
+            with app.app_context():
+                db.create_all()
         return app
 
     yield factory

@@ -1,0 +1,34 @@
+"""Fixtures for orqo's own tests (``make_app``, ``harness``, ``database_url`` come from
+:mod:`orqo.testing`, the pytest plugin orqo ships for adapter authors)."""
+import pytest
+
+from orqo.testing import Harness
+from tests.plugins import fake_adapter
+
+TOKEN = "fake-token-123"
+
+
+@pytest.fixture
+def app(make_app):
+    """An app with the fake adapter and the built-in plugins only."""
+    return make_app(plugins=[fake_adapter])
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def fake(app):
+    """A Harness with one fake App (``fake.app_id``) and one Contact ``ada`` on it."""
+    harness = Harness(app)
+    harness.app_id = harness.add_app("fake", {"token": TOKEN})
+    harness.ada = harness.add_contact({harness.app_id: "ada"})
+    harness.headers = {"X-Fake-Token": TOKEN}
+    return harness

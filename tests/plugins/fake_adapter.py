@@ -1,0 +1,73 @@
+"""A tiny adapter for core tests: a shared-token header and a JSON list of messages.
+
+Body: ``{"messages": [{"sender": "...", "id": "...", "text": "...", "thread": ..., "chat": ...}]}``,
+or ``{"challenge": "..."}``, or ``{"crash": true}`` (the adapter raises), or
+``{"bad_result": true}`` (the adapter returns a message the schema refuses).
+"""
+import hmac
+import json
+
+from marshmallow import Schema
+from marshmallow import fields
+
+from orqo import hookimpl
+from orqo.adapters import Adapter
+from orqo.errors import MalformedDelivery
+from orqo.messages import Message
+from orqo.stages import ChallengeResponse
+from orqo.stages import ParseResult
+from orqo.stages import Verdict
+
+TOKEN_HEADER = "X-Fake-Token"
+
+
+class FakeCredentials(Schema):
+    token = fields.String(required=True)
+
+
+class FakeAdapter(Adapter):
+    platform = "fake"
+    description = "test adapter"
+    credentials_schema = FakeCredentials
+
+    def verify(self, request):
+        given = request.header(TOKEN_HEADER)
+        if given is None:
+            return Verdict.reject(f"missing {TOKEN_HEADER}")
+        if not hmac.compare_digest(given.encode(), request.credentials["token"].encode()):
+            return Verdict.reject(f"{TOKEN_HEADER} is wrong")
+        return Verdict.accept()
+
+    def parse(self, request):
+        try:
+            document = json.loads(request.body)
+        except ValueError:
+            raise MalformedDelivery("not JSON") from None
+        if document.get("crash"):
+            raise RuntimeError("the fake adapter crashed")
+        if "challenge" in document:
+            return ParseResult(challenge=ChallengeResponse(body=document["challenge"]))
+        messages = [
+            Message(
+                platform="fake",
+                sender_id=item["sender"],
+                text="" if document.get("bad_result") else item.get("text", ""),
+                chat_id=item.get("chat", item["sender"]),
+                thread_id=item.get("thread"),
+                platform_message_id=item["id"],
+                dedupe_key=item["id"] if not document.get("bad_result") else "",
+                sent_at=request.received_at,
+            )
+            for item in document.get("messages", [])
+        ]
+        return ParseResult(messages=messages, reason=document.get("reason", ""))
+
+
+@hookimpl
+def register_adapters(register):
+    register(FakeAdapter)
+
+
+def delivery(*messages, **extra) -> bytes:
+    """A fake delivery body carrying ``messages`` (dicts with sender, id, text...)."""
+    return json.dumps({"messages": list(messages), **extra}).encode()
