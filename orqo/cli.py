@@ -73,6 +73,23 @@ def apps_create_command(name, adapter, credentials, config):
     _echo_json(app_service.describe_app(record))
 
 
+@apps_group.command("rotate-credentials")
+@click.argument("app_id")
+@click.option("--credential", "credentials", multiple=True, metavar="KEY=VALUE", required=True,
+              help="A new credential value (repeatable); KEY=@file reads it from a file.")
+@click.option("--keep-previous-for", default=86400.0, show_default=True, type=float,
+              help="Seconds during which the old credentials are still accepted.")
+@with_appcontext
+def apps_rotate_command(app_id, credentials, keep_previous_for):
+    """Replace an App's credentials; the old ones stay valid for a grace period."""
+    try:
+        record = app_service.rotate_credentials(
+            app_id, _pairs(credentials, "--credential"), keep_previous_for)
+    except ApiError as exc:
+        _fail(exc)
+    _echo_json(app_service.describe_app(record))
+
+
 @apps_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_appcontext

@@ -57,7 +57,19 @@ class App(db.Model):
     adapter: Mapped[str] = mapped_column(String(40))
     credentials: Mapped[dict] = mapped_column(JSON, default=dict)
     config: Mapped[dict] = mapped_column(JSON, default=dict)
+    # During a secret rotation: the credentials replaced, still accepted until the stated time.
+    previous_credentials: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    previous_credentials_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def credentials_still_accepted(self, now: datetime) -> list[dict]:
+        """The previous credentials, while their grace period lasts."""
+        until = as_utc(self.previous_credentials_until)
+        if self.previous_credentials and until is not None and until > now:
+            return [dict(self.previous_credentials)]
+        return []
 
 
 class Contact(db.Model):

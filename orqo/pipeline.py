@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import datetime
 
 from flask import Response
 from flask import current_app
@@ -46,7 +47,7 @@ def find_app(app_id: str) -> App:
     return found
 
 
-def stage_request_from_flask(app_record: App, received_at: float) -> StageRequest:
+def stage_request_from_flask(app_record: App, received_at: datetime) -> StageRequest:
     """The current Flask request as stage data; reads the raw body (413 over the limit)."""
     return StageRequest(
         app_id=app_record.id,
@@ -58,7 +59,8 @@ def stage_request_from_flask(app_record: App, received_at: float) -> StageReques
         body=request.get_data(cache=False),
         credentials=dict(app_record.credentials or {}),
         config=dict(app_record.config or {}),
-        received_at=received_at,
+        received_at=received_at.timestamp(),
+        previous_credentials=app_record.credentials_still_accepted(received_at),
     )
 
 
@@ -76,7 +78,7 @@ class DeliveryFlow:
 
     def run(self) -> Response:
         """Verify, parse, gate, dedupe, route, commit; answer accordingly."""
-        stage_request = stage_request_from_flask(self.app_record, self.received_at.timestamp())
+        stage_request = stage_request_from_flask(self.app_record, self.received_at)
         adapter = self.state.adapters.get(self.app_record.adapter)
         if adapter is None:
             return self.adapter_error(f"adapter {self.app_record.adapter!r} is not installed")

@@ -60,6 +60,7 @@ class StageRequestSchema(Schema):
     credentials = fields.Dict(keys=fields.String(), required=True)
     config = fields.Dict(keys=fields.String(), required=True)
     received_at = fields.Float(required=True)
+    previous_credentials = fields.List(fields.Dict(keys=fields.String()), load_default=list)
 
     @post_load
     def _make(self, data, **kwargs):

@@ -27,6 +27,9 @@ class StageRequest:
     :param config: the App's adapter config, validated by the adapter's config schema.
     :param received_at: when orqo received the delivery, in Unix seconds (use it, not the
         clock, for timestamp windows).
+    :param previous_credentials: during a secret rotation, the App's replaced credentials,
+        still accepted until their stated time. Adapters need not look at them: orqo verifies
+        again with each of them when the current credentials are rejected.
     """
 
     app_id: str
@@ -39,6 +42,7 @@ class StageRequest:
     credentials: dict
     config: dict
     received_at: float
+    previous_credentials: list[dict] = field(default_factory=list)
 
     def header_values(self, name: str) -> list[str]:
         """Every value of the header ``name`` (case-insensitive), in the order received."""

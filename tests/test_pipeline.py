@@ -199,3 +199,32 @@ def test_rejected_body_is_never_stored(fake):
     with fake.app.app_context():
         rows = db.session.execute(select(Delivery.reason, Delivery.meta)).all()
     assert "CONFIDENTIAL-42" not in repr(rows)
+
+
+def test_rotated_secret_old_one_accepted_until_its_time(fake):
+    from datetime import timedelta
+
+    from orqo.models import App
+    from orqo.services.apps import rotate_credentials
+
+    with fake.app.app_context():
+        rotate_credentials(fake.app_id, {"token": "new-token"}, keep_previous_for=3600)
+    old, new = fake.headers, {"X-Fake-Token": "new-token"}
+    assert fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "1"}), new).status_code == 200
+    assert fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "2"}), old).status_code == 200
+    with fake.app.app_context():  # the grace period ends
+        record = db.session.get(App, fake.app_id)
+        record.previous_credentials_until = record.previous_credentials_until - timedelta(hours=2)
+        db.session.commit()
+    assert fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "3"}), old).status_code == 401
+    assert fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "4"}), new).status_code == 200
+
+
+def test_rotation_without_grace_ends_the_old_secret_at_once(fake):
+    runner = fake.app.test_cli_runner()
+    result = runner.invoke(args=["apps", "rotate-credentials", fake.app_id, "--credential",
+                                 "token=brand-new", "--keep-previous-for", "0"])
+    assert result.exit_code == 0, result.output
+    assert "brand-new" not in result.output
+    assert fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "1"}),
+                        fake.headers).status_code == 401

@@ -1,6 +1,8 @@
 """Creating and listing Apps."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -9,6 +11,7 @@ from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.models import App
 from orqo.models import as_utc
+from orqo.models import utcnow
 
 
 def webhook_path(app_record: App) -> str:
@@ -52,5 +55,45 @@ def describe_app(app_record: App) -> dict:
         "webhook_path": webhook_path(app_record),
         "credentials_set": sorted(app_record.credentials or {}),
         "config": app_record.config or {},
+        "previous_credentials_until": (
+            as_utc(app_record.previous_credentials_until).isoformat()
+            if app_record.previous_credentials_until else None),
         "created_at": as_utc(app_record.created_at).isoformat(),
     }
+
+
+def find_app_record(app_id: str) -> App:
+    """The App with ``app_id``; 404 when there is none."""
+    app_record = db.session.get(App, app_id)
+    if app_record is None:
+        raise ApiError(404, "not_found", f"No App has the id {app_id!r}.")
+    return app_record
+
+
+def rotate_credentials(app_id: str, credentials: dict, keep_previous_for: float) -> App:
+    """Replace some or all of an App's credentials, keeping the old set valid for a while.
+
+    :param credentials: the new values (keys not given keep their value).
+    :param keep_previous_for: seconds during which deliveries signed with the old credentials
+        are still accepted (0 ends the old credentials at once).
+    """
+    app_record = find_app_record(app_id)
+    if keep_previous_for < 0 or keep_previous_for > 30 * 86400:
+        raise ApiError(422, "validation_error", "The grace period is not valid.",
+                       {"keep_previous_for": ["Must be between 0 and 2592000 seconds."]})
+    adapter = current_app.extensions["orqo"].adapters.get(app_record.adapter)
+    if adapter is None:
+        raise ApiError(422, "validation_error", "The App's adapter is not installed.",
+                       {"adapter": [f"{app_record.adapter!r} is not installed."]})
+    merged = {**(app_record.credentials or {}), **credentials}
+    try:
+        merged, _config = adapter.validate_settings(merged, app_record.config or {})
+    except ValidationError as exc:
+        raise ApiError(422, "validation_error", "The credentials are not valid.",
+                       exc.messages) from None
+    app_record.previous_credentials = app_record.credentials if keep_previous_for else None
+    app_record.previous_credentials_until = (
+        utcnow() + timedelta(seconds=keep_previous_for) if keep_previous_for else None)
+    app_record.credentials = merged
+    db.session.commit()
+    return app_record
