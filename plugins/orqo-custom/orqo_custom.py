@@ -1,17 +1,28 @@
 """orqo adapter for generic senders: ORQO's "Receive Config" webhook.
 
-The sender signs the raw body with HMAC and sends JSON; where in the JSON the sender, text,
-message id and thread are is configurable with JSON pointers. Defaults: header
-``X-Signature-256`` carrying ``sha256=<hex HMAC-SHA256 of the raw body>`` keyed by the
-credential ``signing_secret``; sender at ``/sender``, text at ``/text``, id at ``/id``, thread
-at ``/thread``.
+The sender signs the raw body and sends JSON; where in the JSON the sender, text, message id
+and thread are is configurable with JSON pointers (sender ``/sender``, text ``/text``, id
+``/id``, thread ``/thread`` by default). Two signature modes (config ``mode``):
+
+* ``hmac`` (default): header ``X-Signature-256`` carrying ``sha256=<hex HMAC-SHA256 of the raw
+  body>`` keyed by the credential ``signing_secret``; header, algorithm (sha1, sha256, sha512),
+  encoding (hex, base64) and prefix are configurable. The message id is the dedupe key.
+* ``standard-webhooks``: the Standard Webhooks v1 scheme (github.com/standard-webhooks,
+  ``spec/standard-webhooks.md``): ``webhook-id``, ``webhook-timestamp`` (Unix seconds, within
+  ``timestamp_tolerance`` of receipt, 300 s by default, in either direction) and
+  ``webhook-signature``, a space-separated list of ``v1,<base64 HMAC-SHA256 of
+  "id.timestamp.body">``, any one of which may match (senders send several while they rotate).
+  The secret is ``whsec_<base64 of 24 to 64 random bytes>``. ``webhook-id`` is the dedupe key:
+  it stays the same on every retry of one event.
 """
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
+import re
 
 import jsonpointer
 from marshmallow import Schema
@@ -41,9 +52,26 @@ class CustomCredentials(Schema):
     signing_secret = fields.String(required=True, validate=validate.Length(min=1))
 
 
+STANDARD_WEBHOOKS = "standard-webhooks"
+WEBHOOK_ID = re.compile(r"^[^.\s]{1,256}$")
+
+
+def standard_webhooks_key(secret: str) -> bytes | None:
+    """The HMAC key of a ``whsec_`` secret, or None when it is not one (24 to 64 bytes)."""
+    if not secret.startswith("whsec_"):
+        return None
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key if 24 <= len(key) <= 64 else None
+
+
 class CustomConfig(Schema):
     """Where the signature is and how it is made, and where the fields are in the JSON."""
 
+    mode = fields.String(load_default="hmac", validate=validate.OneOf(["hmac", STANDARD_WEBHOOKS]))
+    timestamp_tolerance = fields.Integer(load_default=300, validate=validate.Range(min=1, max=3600))
     signature_header = fields.String(load_default="X-Signature-256",
                                      validate=validate.Length(min=1, max=100))
     signature_algorithm = fields.String(load_default="hmac-sha256",
@@ -113,7 +141,19 @@ class CustomAdapter(Adapter):
     credentials_schema = CustomCredentials
     config_schema = CustomConfig
 
+    @classmethod
+    def validate_settings(cls, credentials, config):
+        """Also check that a Standard Webhooks App's secret is a ``whsec_`` secret."""
+        credentials, config = super().validate_settings(credentials, config)
+        if config["mode"] == STANDARD_WEBHOOKS and not standard_webhooks_key(
+                credentials["signing_secret"]):
+            raise ValidationError({"credentials": {"signing_secret": [
+                "Standard Webhooks mode needs a whsec_ secret: base64 of 24 to 64 bytes."]}})
+        return credentials, config
+
     def verify(self, request):
+        if request.config.get("mode") == STANDARD_WEBHOOKS:
+            return self._verify_standard_webhooks(request)
         config = request.config
         header = config["signature_header"]
         values = request.header_values(header)
@@ -131,8 +171,37 @@ class CustomAdapter(Adapter):
             return Verdict.reject(f"{header} does not match the body")
         return Verdict.accept()
 
+    def _verify_standard_webhooks(self, request):
+        msg_id = request.header("webhook-id")
+        timestamp = request.header("webhook-timestamp")
+        signatures = request.header("webhook-signature")
+        for name, value in (("webhook-id", msg_id), ("webhook-timestamp", timestamp),
+                            ("webhook-signature", signatures)):
+            if not value or not value.strip():
+                return Verdict.reject(f"missing {name} header")
+        if not WEBHOOK_ID.match(msg_id):
+            return Verdict.reject("webhook-id is not a valid id")
+        if not timestamp.isdigit():
+            return Verdict.reject("webhook-timestamp is not Unix seconds")
+        skew = int(timestamp) - request.received_at
+        if skew < -request.config["timestamp_tolerance"]:
+            return Verdict.reject("webhook-timestamp is too old")
+        if skew > request.config["timestamp_tolerance"]:
+            return Verdict.reject("webhook-timestamp is in the future")
+        key = standard_webhooks_key(request.credentials["signing_secret"])
+        if key is None:
+            return Verdict.reject("the App's signing secret is not a whsec_ secret")
+        signed = f"{msg_id}.{timestamp}.".encode() + request.body
+        expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())
+        for candidate in signatures.split():
+            version, _, value = candidate.partition(",")
+            if version == "v1" and hmac.compare_digest(value.encode(), expected):
+                return Verdict.accept()
+        return Verdict.reject("no webhook-signature matches the body")
+
     def parse(self, request):
         config = request.config
+        standard = config.get("mode") == STANDARD_WEBHOOKS
         try:
             document = json.loads(request.body)
         except ValueError as exc:
@@ -140,7 +209,9 @@ class CustomAdapter(Adapter):
         if not isinstance(document, dict):
             raise MalformedDelivery("the body must be a JSON object")
         sender = str(_scalar(document, config["sender_pointer"], "sender", True))
-        message_id = str(_scalar(document, config["id_pointer"], "message id", True))
+        message_id = _scalar(document, config["id_pointer"], "message id", not standard)
+        webhook_id = request.header("webhook-id") if standard else None
+        message_id = str(message_id) if message_id is not None else webhook_id
         text = _scalar(document, config["text_pointer"], "text", False)
         thread = _scalar(document, config["thread_pointer"], "thread", False)
         chat = _scalar(document, config["chat_pointer"], "chat", False)
@@ -156,7 +227,7 @@ class CustomAdapter(Adapter):
             chat_id=sender if chat is None else str(chat),
             thread_id=None if thread is None else str(thread),
             platform_message_id=message_id,
-            dedupe_key=message_id,
+            dedupe_key=webhook_id or message_id,
             sent_at=float(sent_at if sent_at is not None else request.received_at),
             attachments=_attachments(document, config["attachments_pointer"]),
         )
