@@ -6,7 +6,6 @@ independent of the adapters' verification code, so a test checks one against the
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import time
 

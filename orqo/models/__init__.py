@@ -1,0 +1,28 @@
+"""The database tables, one module per part of the product; import them from here.
+
+* :mod:`orqo.models.apps`: Apps, Contacts, Contact Channels;
+* :mod:`orqo.models.ledger`: deliveries, their messages, dedupe claims;
+* :mod:`orqo.models.routing`: waitboxes, Doorkeeper conversations, sessions and entries;
+* :mod:`orqo.models.base`: shared column types and time helpers.
+"""
+from orqo.models.apps import App
+from orqo.models.apps import Contact
+from orqo.models.apps import ContactChannel
+from orqo.models.base import BigId
+from orqo.models.base import as_utc
+from orqo.models.base import new_app_id
+from orqo.models.base import utcnow
+from orqo.models.ledger import DELIVERY_OUTCOMES
+from orqo.models.ledger import MESSAGE_OUTCOMES
+from orqo.models.ledger import DedupeClaim
+from orqo.models.ledger import Delivery
+from orqo.models.ledger import MessageRecord
+from orqo.models.routing import Conversation
+from orqo.models.routing import ConversationEntry
+from orqo.models.routing import Waitbox
+
+__all__ = [
+    "App", "BigId", "Contact", "ContactChannel", "Conversation", "ConversationEntry",
+    "DELIVERY_OUTCOMES", "DedupeClaim", "Delivery", "MESSAGE_OUTCOMES", "MessageRecord",
+    "Waitbox", "as_utc", "new_app_id", "utcnow",
+]

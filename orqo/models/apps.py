@@ -1,0 +1,73 @@
+"""Apps, Contacts and their Channels."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON
+from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from orqo.extensions import db
+from orqo.models.base import as_utc
+from orqo.models.base import new_app_id
+from orqo.models.base import utcnow
+
+
+class App(db.Model):
+    """An App: one platform account whose webhooks orqo receives, served by one adapter."""
+
+    __tablename__ = "apps"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_app_id)
+    name: Mapped[str] = mapped_column(String(200))
+    adapter: Mapped[str] = mapped_column(String(40))
+    credentials: Mapped[dict] = mapped_column(JSON, default=dict)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    # During a secret rotation: the credentials replaced, still accepted until the stated time.
+    previous_credentials: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    previous_credentials_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def credentials_still_accepted(self, now: datetime) -> list[dict]:
+        """The previous credentials, while their grace period lasts."""
+        until = as_utc(self.previous_credentials_until)
+        if self.previous_credentials and until is not None and until > now:
+            return [dict(self.previous_credentials)]
+        return []
+
+
+class Contact(db.Model):
+    """A person or service orqo accepts messages from."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    channels: Mapped[list[ContactChannel]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", order_by="ContactChannel.id"
+    )
+
+
+class ContactChannel(db.Model):
+    """How a Contact appears on one App: the platform's sender id there (one per App)."""
+
+    __tablename__ = "contact_channels"
+    __table_args__ = (
+        UniqueConstraint("app_id", "sender_id", name="uq_contact_channels_app_sender"),
+        UniqueConstraint("contact_id", "app_id", name="uq_contact_channels_contact_app"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    sender_id: Mapped[str] = mapped_column(String(512))
+    contact: Mapped[Contact] = relationship(back_populates="channels")

@@ -1,0 +1,135 @@
+"""The ledger: deliveries, their messages, and the dedupe claims."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON
+from sqlalchemy import DateTime
+from sqlalchemy import Float
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from orqo.extensions import db
+from orqo.messages import Attachment
+from orqo.messages import Message
+from orqo.models.base import BigId
+from orqo.models.base import utcnow
+
+DELIVERY_OUTCOMES = ("accepted", "challenge", "rejected_signature", "malformed", "adapter_error")
+MESSAGE_OUTCOMES = ("routed", "duplicate", "unknown_sender", "ignored")
+
+
+class Delivery(db.Model):
+    """The ledger's record of one webhook delivery (its body is never stored)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_app_id_id", "app_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    method: Mapped[str] = mapped_column(String(8))
+    outcome: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status_code: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    messages: Mapped[list[MessageRecord]] = relationship(
+        back_populates="delivery", order_by="MessageRecord.id"
+    )
+
+
+class MessageRecord(db.Model):
+    """The ledger's record of one normalised message of a delivery, and what became of it."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_app_dedupe", "app_id", "dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    app_id: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))
+    dedupe_key: Mapped[str] = mapped_column(String(512))
+    platform_message_id: Mapped[str] = mapped_column(String(512))
+    sender_id: Mapped[str] = mapped_column(String(512))
+    sender_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    chat_id: Mapped[str] = mapped_column(String(512))
+    thread_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[float] = mapped_column(Float)
+    action_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    action_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attachments: Mapped[list] = mapped_column(JSON, default=list)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True
+    )
+    outcome: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    handler: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    handler_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivery: Mapped[Delivery] = relationship(back_populates="messages")
+
+    @classmethod
+    def from_message(cls, message: Message, **fields) -> MessageRecord:
+        """A ledger row holding ``message``'s content; ``fields`` sets the rest."""
+        return cls(
+            platform=message.platform,
+            kind=message.kind,
+            dedupe_key=message.dedupe_key,
+            platform_message_id=message.platform_message_id,
+            sender_id=message.sender_id,
+            sender_name=message.sender_name,
+            chat_id=message.chat_id,
+            thread_id=message.thread_id,
+            text=message.text,
+            sent_at=message.sent_at,
+            action_id=message.action_id,
+            action_value=message.action_value,
+            attachments=[vars(attachment) for attachment in message.attachments],
+            extra=message.extra,
+            **fields,
+        )
+
+    def to_message(self) -> Message:
+        """The normalised message this row holds."""
+        return Message(
+            platform=self.platform,
+            sender_id=self.sender_id,
+            text=self.text,
+            chat_id=self.chat_id,
+            platform_message_id=self.platform_message_id,
+            dedupe_key=self.dedupe_key,
+            sent_at=self.sent_at,
+            thread_id=self.thread_id,
+            sender_name=self.sender_name,
+            kind=self.kind,
+            action_id=self.action_id,
+            action_value=self.action_value,
+            attachments=[Attachment(**item) for item in self.attachments or ()],
+            extra=self.extra or {},
+        )
+
+
+class DedupeClaim(db.Model):
+    """The first message stored under an (App, dedupe key): the constraint that makes routing
+    happen exactly once, however many copies race in however many workers."""
+
+    __tablename__ = "dedupe_claims"
+
+    app_id: Mapped[str] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True
+    )
+    dedupe_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigId)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

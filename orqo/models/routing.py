@@ -1,0 +1,72 @@
+"""What routing writes: waitboxes, and Doorkeeper's conversations."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from orqo.extensions import db
+from orqo.models.base import BigId
+from orqo.models.base import utcnow
+
+
+class Waitbox(db.Model):
+    """An agent waiting for one answer from one Contact on one App (optionally in a thread)."""
+
+    __tablename__ = "waitboxes"
+    __table_args__ = (
+        Index("ix_waitboxes_waiting", "app_id", "contact_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    thread_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    reference: Mapped[str] = mapped_column(String(512), default="")
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class Conversation(db.Model):
+    """Doorkeeper's conversation with one Contact in one chat (and thread) of one App."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint(
+            "app_id", "contact_id", "chat_id", "thread_key", name="uq_conversations_chat"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    chat_id: Mapped[str] = mapped_column(String(512))
+    # "" when the conversation is not in a thread: NULLs never collide in a unique constraint.
+    thread_key: Mapped[str] = mapped_column(String(512), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationEntry(db.Model):
+    """One message appended to a Doorkeeper conversation."""
+
+    __tablename__ = "conversation_entries"
+    __table_args__ = (Index("ix_conversation_entries_conv", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
