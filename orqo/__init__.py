@@ -20,6 +20,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     :param test_config: config applied last, over every other source.
     :param plugins: extra plugin objects or modules to register (tests use this).
     """
+    from orqo import api
     from orqo import cli
     from orqo import errors
     from orqo import health
@@ -67,9 +68,13 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     adapters, adapter_plugins = collect_adapters(pm)
     app.extensions["orqo"] = PluginState(pm=pm, adapters=adapters, adapter_plugins=adapter_plugins)
 
+    from orqo.services.push import check_config
+
+    check_config(app.config)
     errors.init_app(app)
     webhooks.init_app(app)
     health.init_app(app)
+    api.init_app(app)
     cli.init_app(app)
     run_startup(pm, app)
     return app

@@ -15,6 +15,8 @@ from orqo.plugins import get_plugins
 from orqo.services import apps as app_service
 from orqo.services import contacts as contact_service
 from orqo.services import ledger
+from orqo.services import push as push_service
+from orqo.services import tokens as token_service
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -146,6 +148,81 @@ def events_list_command(app_id, limit, as_json):
                        f"{message['dedupe_key']} {message['reason']}".rstrip())
 
 
+@click.group("tokens")
+def tokens_group():
+    """Manage API tokens."""
+
+
+@tokens_group.command("create")
+@click.option("--name", required=True, help="What the token is for.")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              type=click.Choice(token_service.SCOPES), help="A scope (repeatable).")
+@with_appcontext
+def tokens_create_command(name, scopes):
+    """Create a token and print it as JSON; its secret is shown this once only."""
+    try:
+        token, secret = token_service.issue_token(name, list(scopes))
+    except ApiError as exc:
+        _fail(exc)
+    _echo_json({**token_service.describe_token(token), "token": secret})
+
+
+@tokens_group.command("list")
+@with_appcontext
+def tokens_list_command():
+    """List tokens as JSON (never their secrets)."""
+    _echo_json([token_service.describe_token(t) for t in token_service.list_tokens()])
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def tokens_revoke_command(token_id):
+    """Revoke a token at once."""
+    try:
+        _echo_json(token_service.describe_token(token_service.revoke_token(token_id)))
+    except ApiError as exc:
+        _fail(exc)
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Exit when no push is due instead of waiting.")
+@click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 500))
+@with_appcontext
+def worker_command(once, batch):
+    """Send the push outbox to AGENT_PUSH_URL until stopped (SIGTERM finishes the batch)."""
+    from orqo import worker
+
+    if not current_app.config.get("AGENT_PUSH_URL"):
+        raise click.UsageError("AGENT_PUSH_URL is not set: there is nothing to push to.")
+    worker.run(current_app._get_current_object(), once=once, batch=batch)
+
+
+@click.group("deliveries")
+def deliveries_group():
+    """Inspect and retry pushes to the agent runtime."""
+
+
+@deliveries_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "delivered", "dead"]), default=None)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@with_appcontext
+def deliveries_list_command(status, limit):
+    """List pushes, newest first, with every attempt, as JSON."""
+    _echo_json([push_service.describe_push(p) for p in push_service.list_pushes(status, limit)])
+
+
+@deliveries_group.command("retry")
+@click.argument("push_id", type=int)
+@with_appcontext
+def deliveries_retry_command(push_id):
+    """Send a pending or dead push again, with a fresh attempt budget."""
+    try:
+        _echo_json(push_service.describe_push(push_service.retry(push_id)))
+    except ApiError as exc:
+        _fail(exc)
+
+
 @click.command("plugins")
 @click.option("--all", "show_all", is_flag=True, help="Include built-in plugins.")
 @with_appcontext
@@ -158,7 +235,8 @@ def plugins_command(show_all):
 
 def init_app(app):
     """Add orqo's commands to the app's CLI."""
-    for command in (init_db_command, apps_group, contacts_group, events_group, plugins_command):
+    for command in (init_db_command, apps_group, contacts_group, events_group, plugins_command,
+                    tokens_group, worker_command, deliveries_group):
         app.cli.add_command(command)
 
 

@@ -22,6 +22,21 @@ DEFAULTS = {
     "DISABLED_PLUGINS": [],
     # The Retry-After seconds sent with a 503 (database or adapter unavailable).
     "RETRY_AFTER_SECONDS": 5,
+    # Where `orqo worker` POSTs each routed message (unset: no push), and the Standard Webhooks
+    # secret (whsec_...) it signs them with.
+    "AGENT_PUSH_URL": None,
+    "AGENT_PUSH_SECRET": None,
+    # Attempts before a push is dead-lettered; backoff base and cap in seconds.
+    "PUSH_MAX_ATTEMPTS": 10,
+    "PUSH_BACKOFF_BASE": 2.0,
+    "PUSH_BACKOFF_MAX": 3600.0,
+    # Seconds to connect to and to wait for the agent endpoint.
+    "PUSH_CONNECT_TIMEOUT": 3.0,
+    "PUSH_TIMEOUT": 10.0,
+    # Seconds a worker holds a push it is sending before another worker may take it.
+    "PUSH_LEASE_SECONDS": 60.0,
+    # Seconds an idle worker waits before looking for due pushes again.
+    "WORKER_POLL_SECONDS": 1.0,
 }
 
 

@@ -96,7 +96,14 @@ def init_app(app):
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        message, details = exc.description or exc.name, {}
+        data = getattr(exc, "data", None)
+        if isinstance(data, dict) and isinstance(data.get("messages"), dict):
+            # A request body or query refused by its schema (webargs, through flask-smorest).
+            messages = data["messages"]
+            details = messages["json"] if set(messages) == {"json"} else messages
+            code, message = "validation_error", "The request is not valid."
+        response = error_response(exc.code or 500, code, message, details)
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response

@@ -7,6 +7,7 @@ built-in ones are :mod:`orqo.default_plugins.waitbox` (first) and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,10 @@ class Route:
 
     :param handler: the handler's name, recorded in the ledger (``waitbox``, ``doorkeeper``).
     :param ref: what took the message, for example the waitbox or conversation id.
+    :param details: plain JSON values about the routing, passed on to the agent runtime in the
+        push (for example the waitbox's reference, or the conversation's session).
     """
 
     handler: str
     ref: str = ""
+    details: dict = field(default_factory=dict)

@@ -32,6 +32,7 @@ from orqo.models import DedupeClaim
 from orqo.models import Delivery
 from orqo.models import MessageRecord
 from orqo.models import utcnow
+from orqo.services import push
 from orqo.stages import StageRequest
 
 logger = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ class DeliveryFlow:
                 record.outcome = "routed"
                 record.handler = route.handler
                 record.handler_ref = route.ref
+                push.enqueue(record, route)
         return {"outcome": record.outcome, "handler": record.handler}
 
     def finish(self, outcome: str, status: int, reason: str = "") -> None:

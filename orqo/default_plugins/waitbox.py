@@ -46,8 +46,9 @@ def route_message(app, message, record, contact_id):
             update(Waitbox.__table__)
             .where(Waitbox.id == waitbox_id, Waitbox.status == "waiting", Waitbox.expires_at > now)
             .values(status="answered", message_id=record.id, answered_at=now)
-            .returning(Waitbox.id)
+            .returning(Waitbox.reference)
         ).first()
         if taken is not None:
-            return Route(handler="waitbox", ref=str(waitbox_id))
+            return Route(handler="waitbox", ref=str(waitbox_id),
+                         details={"waitbox_id": waitbox_id, "reference": taken.reference})
     return None

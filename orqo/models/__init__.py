@@ -3,6 +3,8 @@
 * :mod:`orqo.models.apps`: Apps, Contacts, Contact Channels;
 * :mod:`orqo.models.ledger`: deliveries, their messages, dedupe claims;
 * :mod:`orqo.models.routing`: waitboxes, Doorkeeper conversations, sessions and entries;
+* :mod:`orqo.models.tokens`: API tokens;
+* :mod:`orqo.models.outbox`: pushes to the agent runtime and their attempts;
 * :mod:`orqo.models.base`: shared column types and time helpers.
 """
 from orqo.models.apps import App
@@ -17,11 +19,17 @@ from orqo.models.ledger import MESSAGE_OUTCOMES
 from orqo.models.ledger import DedupeClaim
 from orqo.models.ledger import Delivery
 from orqo.models.ledger import MessageRecord
+from orqo.models.outbox import PushAttempt
+from orqo.models.outbox import PushDelivery
+from orqo.models.routing import ENTRY_STATUSES
 from orqo.models.routing import Conversation
 from orqo.models.routing import ConversationEntry
+from orqo.models.routing import ConversationSession
 from orqo.models.routing import Waitbox
+from orqo.models.tokens import ApiToken
 
 __all__ = [
+    "ApiToken", "ConversationSession", "ENTRY_STATUSES", "PushAttempt", "PushDelivery",
     "App", "BigId", "Contact", "ContactChannel", "Conversation", "ConversationEntry",
     "DELIVERY_OUTCOMES", "DedupeClaim", "Delivery", "MESSAGE_OUTCOMES", "MessageRecord",
     "Waitbox", "as_utc", "new_app_id", "utcnow",

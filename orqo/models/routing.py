@@ -9,6 +9,7 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -58,15 +59,57 @@ class Conversation(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ConversationSession(db.Model):
+    """A stretch of a conversation; ``new session``, ``reset``... end it and open the next.
+
+    At most one session per conversation is open (``ended_at`` NULL), enforced by a partial
+    unique index so that two workers cannot both open one.
+    """
+
+    __tablename__ = "conversation_sessions"
+    __table_args__ = (
+        Index("uq_conversation_sessions_open", "conversation_id", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+#: Statuses of a conversation entry in Doorkeeper's work queue. ``control`` entries (the
+#: session phrases) are recorded but never handed to the agent runtime.
+ENTRY_STATUSES = ("queued", "claimed", "acked", "control")
+
+
 class ConversationEntry(db.Model):
-    """One message appended to a Doorkeeper conversation."""
+    """One message appended to a Doorkeeper conversation, and its place in the work queue.
+
+    A claim hands the entry to one claimant until ``lease_until``; unacknowledged, it returns
+    to the queue when the lease ends. ``claim_token`` identifies the claim that may ack it.
+    """
 
     __tablename__ = "conversation_entries"
-    __table_args__ = (Index("ix_conversation_entries_conv", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_conversation_entries_conv", "conversation_id", "id"),
+        Index("ix_conversation_entries_queue", "status", "lease_until", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE")
     )
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("conversation_sessions.id", ondelete="CASCADE")
+    )
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    claim_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.models import App
 from orqo.models import ContactChannel
+from orqo.models import MessageRecord
 from orqo.models import Waitbox
 from orqo.models import as_utc
 from orqo.models import utcnow
+from orqo.services.conversations import describe_routed_message
 
 
 def open_waitbox(app_id: str, contact_id: int, expires_in: float, thread_id: str | None = None,
@@ -20,7 +24,9 @@ def open_waitbox(app_id: str, contact_id: int, expires_in: float, thread_id: str
     positive.
     """
     errors = {}
-    if db.session.get(App, app_id) is None:
+    if not isinstance(contact_id, int) or isinstance(contact_id, bool):
+        errors["contact_id"] = ["Must be an integer."]
+    elif db.session.get(App, app_id) is None:
         errors["app_id"] = [f"No App has the id {app_id!r}."]
     elif db.session.query(ContactChannel).filter_by(app_id=app_id, contact_id=contact_id).first() is None:
         errors["contact_id"] = [f"Contact {contact_id} has no Channel on App {app_id!r}."]
@@ -32,6 +38,33 @@ def open_waitbox(app_id: str, contact_id: int, expires_in: float, thread_id: str
                       reference=reference, expires_at=utcnow() + timedelta(seconds=expires_in))
     db.session.add(waitbox)
     db.session.commit()
+    return waitbox
+
+
+def find_waitbox(waitbox_id: int) -> Waitbox:
+    """The waitbox with this id; 404 when there is none."""
+    waitbox = db.session.get(Waitbox, waitbox_id)
+    if waitbox is None:
+        raise ApiError(404, "not_found", f"No waitbox has the id {waitbox_id}.")
+    return waitbox
+
+
+def cancel_waitbox(waitbox_id: int) -> Waitbox:
+    """Cancel a waiting waitbox; 409 when it was answered, expired or cancelled already.
+
+    The conditional UPDATE races safely with a reply being routed: one of them wins.
+    """
+    now = utcnow()
+    cancelled = db.session.execute(
+        update(Waitbox.__table__)
+        .where(Waitbox.id == waitbox_id, Waitbox.status == "waiting", Waitbox.expires_at > now)
+        .values(status="cancelled").returning(Waitbox.id)
+    ).first()
+    db.session.commit()
+    waitbox = find_waitbox(waitbox_id)
+    if cancelled is None:
+        raise ApiError(409, "conflict", f"Waitbox {waitbox_id} is {waitbox_status(waitbox)}, "
+                       "not waiting.")
     return waitbox
 
 
@@ -52,5 +85,7 @@ def describe_waitbox(waitbox: Waitbox) -> dict:
         "reference": waitbox.reference,
         "status": waitbox_status(waitbox),
         "message_id": waitbox.message_id,
+        "message": (describe_routed_message(db.session.get(MessageRecord, waitbox.message_id))
+                    if waitbox.message_id else None),
         "expires_at": as_utc(waitbox.expires_at).isoformat(),
     }

@@ -1,0 +1,38 @@
+"""The JSON API under ``/api/v1``, built with flask-smorest so that the OpenAPI document at
+``/api/v1/openapi.json`` is generated from the same marshmallow schemas that validate requests.
+
+* :mod:`orqo.api.auth`: bearer tokens and scopes;
+* :mod:`orqo.api.schemas`: request and response schemas;
+* :mod:`orqo.api.waitboxes`, :mod:`orqo.api.doorkeeper`: the agent side.
+"""
+from __future__ import annotations
+
+from flask_smorest import Api
+
+from orqo import __version__
+
+
+class OrqoApi(Api):
+    """flask-smorest's Api, leaving error responses to :mod:`orqo.errors` (one shape for all)."""
+
+    def _register_error_handlers(self):
+        pass
+
+
+api = OrqoApi()
+
+
+def init_app(app):
+    """Configure the OpenAPI document and register the API blueprints."""
+    from orqo.api import doorkeeper
+    from orqo.api import waitboxes
+
+    app.config.setdefault("API_TITLE", "orqo")
+    app.config.setdefault("API_VERSION", __version__)
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
+    for blueprint in (waitboxes.bp, doorkeeper.bp):
+        api.register_blueprint(blueprint)

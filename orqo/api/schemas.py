@@ -1,0 +1,122 @@
+"""Request and response schemas of the API; the OpenAPI document is generated from them."""
+from __future__ import annotations
+
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
+
+from orqo.services.work_queue import MAX_BATCH
+from orqo.services.work_queue import MAX_LEASE_SECONDS
+
+THIRTY_DAYS = 30 * 86400
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error, not silently dropped."""
+
+
+class AttachmentOut(Schema):
+    kind = fields.String()
+    file_id = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+    mime_type = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+
+
+class RoutedMessageOut(Schema):
+    """A stored, normalised message as the agent runtime reads it."""
+
+    id = fields.Integer()
+    app_id = fields.String()
+    contact_id = fields.Integer(allow_none=True)
+    platform = fields.String()
+    kind = fields.String()
+    sender_id = fields.String()
+    sender_name = fields.String(allow_none=True)
+    chat_id = fields.String()
+    thread_id = fields.String(allow_none=True)
+    text = fields.String()
+    action_id = fields.String(allow_none=True)
+    action_value = fields.String(allow_none=True)
+    attachments = fields.List(fields.Nested(AttachmentOut))
+    platform_message_id = fields.String()
+    sent_at = fields.Float()
+
+
+class WaitboxIn(StrictSchema):
+    """Open a waitbox: wait for the next message from a Contact on an App."""
+
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    contact_id = fields.Integer(required=True, strict=True)
+    thread_id = fields.String(load_default=None, allow_none=True,
+                              validate=validate.Length(min=1, max=512))
+    expires_in = fields.Float(required=True, validate=validate.Range(
+        min=0, min_inclusive=False, max=THIRTY_DAYS),
+        metadata={"description": "Seconds until the waitbox expires."})
+    reference = fields.String(load_default="", validate=validate.Length(max=512),
+                              metadata={"description": "The agent's own reference (run, step)."})
+
+
+class WaitboxOut(Schema):
+    id = fields.Integer()
+    app_id = fields.String()
+    contact_id = fields.Integer()
+    thread_id = fields.String(allow_none=True)
+    reference = fields.String()
+    status = fields.String(metadata={"enum": ["waiting", "answered", "expired", "cancelled"]})
+    message_id = fields.Integer(allow_none=True)
+    message = fields.Nested(RoutedMessageOut, allow_none=True)
+    expires_at = fields.String()
+
+
+class ClaimIn(StrictSchema):
+    """Claim a batch of Doorkeeper's messages."""
+
+    claimant = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    limit = fields.Integer(load_default=10, strict=True,
+                           validate=validate.Range(min=1, max=MAX_BATCH))
+    lease_seconds = fields.Float(load_default=60.0, validate=validate.Range(
+        min=0, min_inclusive=False, max=MAX_LEASE_SECONDS))
+
+
+class EntryOut(Schema):
+    entry_id = fields.Integer()
+    conversation_id = fields.Integer()
+    session_id = fields.Integer()
+    status = fields.String()
+    message = fields.Nested(RoutedMessageOut)
+
+
+class ClaimOut(Schema):
+    claim_token = fields.String()
+    lease_until = fields.String()
+    messages = fields.List(fields.Nested(EntryOut))
+
+
+class AckIn(StrictSchema):
+    """Acknowledge entries handled under a claim."""
+
+    claim_token = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    entry_ids = fields.List(fields.Integer(strict=True), required=True,
+                            validate=validate.Length(min=1, max=MAX_BATCH))
+
+
+class AckOut(Schema):
+    acked = fields.List(fields.Integer())
+    rejected = fields.List(fields.Integer())
+
+
+class SessionOut(Schema):
+    id = fields.Integer()
+    started_at = fields.String()
+    ended_at = fields.String(allow_none=True)
+
+
+class ConversationOut(Schema):
+    id = fields.Integer()
+    app_id = fields.String()
+    contact_id = fields.Integer()
+    chat_id = fields.String()
+    thread_id = fields.String(allow_none=True)
+    sessions = fields.List(fields.Nested(SessionOut))
+    messages = fields.List(fields.Nested(EntryOut))

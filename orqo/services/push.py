@@ -1,0 +1,206 @@
+"""Pushing routed messages to the agent runtime through an outbox.
+
+The push row is written in the routing transaction (:func:`enqueue`), so a message is pushed
+if and only if it was stored. ``orqo worker`` processes (:mod:`orqo.worker`) claim due rows
+with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: each row is in flight in one worker),
+POST them signed with Standard Webhooks headers (the public ``standardwebhooks`` library signs,
+so any receiver can verify with it), and record every attempt. Failures back off exponentially
+with jitter, honour ``Retry-After``, and end ``dead`` after ``PUSH_MAX_ATTEMPTS``; a 410 Gone
+ends it at once. Receivers deduplicate on ``webhook-id``, which is the same on every attempt.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+
+import requests
+from flask import current_app
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
+from standardwebhooks.webhooks import Webhook
+
+from orqo.errors import ApiError
+from orqo.errors import ConfigError
+from orqo.extensions import db
+from orqo.models import PushAttempt
+from orqo.models import PushDelivery
+from orqo.models import as_utc
+from orqo.models import utcnow
+from orqo.services.conversations import describe_routed_message
+
+
+def check_config(config) -> None:
+    """Fail at startup when a push URL is set without a usable signing secret."""
+    if not config.get("AGENT_PUSH_URL"):
+        return
+    secret = config.get("AGENT_PUSH_SECRET") or ""
+    try:
+        Webhook(secret)
+        valid = secret.startswith("whsec_")
+    except Exception:
+        valid = False
+    if not valid:
+        raise ConfigError("AGENT_PUSH_URL is set, so AGENT_PUSH_SECRET must be a Standard "
+                          "Webhooks secret (whsec_ followed by base64)")
+
+
+def enqueue(record, route) -> None:
+    """Queue the push of a routed message, in the current transaction (no-op without a URL)."""
+    if not current_app.config.get("AGENT_PUSH_URL"):
+        return
+    payload = {
+        "type": "message.routed",
+        "handler": route.handler,
+        "route": route.details,
+        "message": describe_routed_message(record),
+    }
+    db.session.add(PushDelivery(message_id=record.id, payload=payload))
+
+
+@dataclass
+class AttemptResult:
+    """How one HTTP attempt ended."""
+
+    delivered: bool
+    status_code: int | None = None
+    error: str = ""
+    retry_after: float | None = None
+    gone: bool = False
+    duration_ms: float = 0.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date), None if absent or bad."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def send(session: requests.Session, push_id: int, payload: dict, config) -> AttemptResult:
+    """POST one push, signed; never raises for a network failure."""
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    msg_id = f"push_{push_id}"
+    now = datetime.now(timezone.utc)
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(config["AGENT_PUSH_SECRET"]).sign(msg_id, now, body),
+    }
+    started = time.perf_counter()
+    try:
+        response = session.post(config["AGENT_PUSH_URL"], data=body.encode("utf-8"),
+                                headers=headers, allow_redirects=False,
+                                timeout=(config["PUSH_CONNECT_TIMEOUT"], config["PUSH_TIMEOUT"]))
+    except requests.RequestException as exc:
+        return AttemptResult(False, error=f"{type(exc).__name__}: {exc}"[:500],
+                             duration_ms=(time.perf_counter() - started) * 1000)
+    elapsed = (time.perf_counter() - started) * 1000
+    if 200 <= response.status_code < 300:
+        return AttemptResult(True, response.status_code, duration_ms=elapsed)
+    return AttemptResult(False, response.status_code, f"HTTP {response.status_code}",
+                         parse_retry_after(response.headers.get("Retry-After")),
+                         gone=response.status_code == 410, duration_ms=elapsed)
+
+
+def next_delay(attempts: int, result: AttemptResult, config) -> float:
+    """Seconds before the next attempt: exponential with jitter, or what Retry-After asks."""
+    cap = config["PUSH_BACKOFF_MAX"]
+    if result.retry_after is not None:
+        return min(result.retry_after, cap)
+    delay = min(cap, config["PUSH_BACKOFF_BASE"] * 2 ** (attempts - 1))
+    return delay * random.uniform(0.5, 1.0)
+
+
+def claim_due(limit: int, lease_seconds: float) -> list[tuple[int, dict, int]]:
+    """Lease up to ``limit`` due pushes to this worker: ``[(id, payload, attempts)]``."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(PushDelivery.id, PushDelivery.payload, PushDelivery.attempts)
+        .where(PushDelivery.status == "pending", PushDelivery.next_attempt_at <= now,
+               or_(PushDelivery.lease_until.is_(None), PushDelivery.lease_until < now))
+        .order_by(PushDelivery.next_attempt_at, PushDelivery.id)
+        .limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    if rows:
+        db.session.execute(
+            update(PushDelivery.__table__).where(PushDelivery.id.in_([r.id for r in rows]))
+            .values(lease_until=now + timedelta(seconds=lease_seconds))
+        )
+    db.session.commit()
+    return [(row.id, row.payload, row.attempts) for row in rows]
+
+
+def record(push_id: int, attempts_before: int, result: AttemptResult, config) -> str:
+    """Store an attempt and the push's new state; return that state."""
+    attempts = attempts_before + 1
+    now = utcnow()
+    values = {"attempts": attempts, "lease_until": None, "last_error": result.error}
+    if result.delivered:
+        values.update(status="delivered", delivered_at=now)
+    elif result.gone or attempts >= config["PUSH_MAX_ATTEMPTS"]:
+        values.update(status="dead")
+    else:
+        values.update(next_attempt_at=now + timedelta(seconds=next_delay(attempts, result, config)))
+    db.session.add(PushAttempt(push_id=push_id, attempted_at=now, status_code=result.status_code,
+                               error=result.error, duration_ms=result.duration_ms))
+    db.session.execute(update(PushDelivery.__table__).where(PushDelivery.id == push_id)
+                       .values(**values))
+    db.session.commit()
+    return values.get("status", "pending")
+
+
+def process_due(session: requests.Session, limit: int = 20) -> int:
+    """Send every due push this worker can lease now; return how many were attempted."""
+    config = current_app.config
+    leased = claim_due(limit, config["PUSH_LEASE_SECONDS"])
+    for push_id, payload, attempts in leased:
+        record(push_id, attempts, send(session, push_id, payload, config), config)
+    return len(leased)
+
+
+def list_pushes(status: str | None = None, limit: int = 50) -> list[PushDelivery]:
+    """Pushes, newest first, optionally only those in one status."""
+    query = select(PushDelivery).order_by(PushDelivery.id.desc()).limit(limit)
+    if status:
+        query = query.where(PushDelivery.status == status)
+    return list(db.session.scalars(query))
+
+
+def retry(push_id: int) -> PushDelivery:
+    """Send a push again soon, with a fresh attempt budget (its attempt log is kept)."""
+    push = db.session.get(PushDelivery, push_id)
+    if push is None:
+        raise ApiError(404, "not_found", f"No push delivery has the id {push_id}.")
+    if push.status == "delivered":
+        raise ApiError(409, "conflict", f"Push delivery {push_id} was delivered already.")
+    push.status, push.attempts, push.next_attempt_at, push.lease_until = "pending", 0, utcnow(), None
+    db.session.commit()
+    return push
+
+
+def describe_push(push: PushDelivery) -> dict:
+    """A push with its attempts."""
+    def iso(value):
+        return as_utc(value).isoformat() if value else None
+
+    return {
+        "id": push.id, "message_id": push.message_id, "status": push.status,
+        "attempts": push.attempts, "next_attempt_at": iso(push.next_attempt_at),
+        "last_error": push.last_error, "delivered_at": iso(push.delivered_at),
+        "attempt_log": [{"attempted_at": iso(a.attempted_at), "status_code": a.status_code,
+                         "error": a.error, "duration_ms": round(a.duration_ms, 3)}
+                        for a in push.attempt_log],
+    }
