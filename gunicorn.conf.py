@@ -15,6 +15,8 @@ graceful_timeout = 20
 keepalive = 5
 # Bodies are read by the app (4 MiB limit there); keep header limits at gunicorn's defaults.
 accesslog = "-"
+# Token URLs (/api/v1/hooks/<token>) are credentials: their paths are redacted in the log.
+logger_class = "orqo.gunicorn_logging.RedactingLogger"
 errorlog = "-"
 loglevel = os.environ.get("ORQO_LOG_LEVEL", "info")
 # gunicorn >= 25.1 opens a control socket at one fixed path per user, so a second instance on

@@ -37,6 +37,8 @@ DEFAULTS = {
     "PUSH_LEASE_SECONDS": 60.0,
     # Seconds an idle worker waits before looking for due pushes again.
     "WORKER_POLL_SECONDS": 1.0,
+    # Requests per minute per token URL and per API token on the trigger endpoints (0: off).
+    "TRIGGER_RATE_LIMIT": 600,
 }
 
 

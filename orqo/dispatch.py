@@ -94,9 +94,10 @@ def route_message(pm, app, message, record, contact_id: int) -> Route:
         savepoint = db.session.begin_nested()
         try:
             route = call()
-            if route is not None and not isinstance(route, Route):
+            if route is not None and (not isinstance(route, Route)
+                                      or route.outcome not in ("routed", "no_route")):
                 raise PluginError(plugin_name, "route_message",
-                                  TypeError(f"returned {type(route).__name__}, not a Route"))
+                                  TypeError(f"returned {route!r}, not a Route"))
         except PluginError as exc:
             savepoint.rollback()
             logger.error("routing handler failed and was skipped: %s", exc)

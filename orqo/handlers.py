@@ -18,8 +18,11 @@ class Route:
     :param ref: what took the message, for example the waitbox or conversation id.
     :param details: plain JSON values about the routing, passed on to the agent runtime in the
         push (for example the waitbox's reference, or the conversation's session).
+    :param outcome: the message's ledger outcome: ``routed``, or ``no_route`` when the handler
+        is responsible for the message but nothing took it (no App Event trigger matched).
     """
 
     handler: str
     ref: str = ""
     details: dict = field(default_factory=dict)
+    outcome: str = "routed"

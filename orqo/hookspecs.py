@@ -149,8 +149,10 @@ def route_message(
 
     Return a :class:`orqo.handlers.Route` naming the handler (``waitbox``, ``doorkeeper``, ...)
     and what took the message, or ``None`` to let the next handler try. The built-in waitbox
-    handler runs first and takes the message when a waitbox is waiting for this Contact;
-    Doorkeeper is the ``trylast`` fallback and always answers.
+    handler runs first (``tryfirst``) and takes the message when a waitbox is waiting for this
+    Contact; for an App with "route to Doorkeeper" off, the built-in App Event handler answers
+    next (runs started, or ``Route(..., outcome="no_route")``); Doorkeeper is the ``trylast``
+    fallback and always answers.
 
     Must not raise. A handler that raises anyway has its writes rolled back, is logged with its
     plugin's name and skipped; the next handler gets the message.

@@ -154,10 +154,11 @@ class DeliveryFlow:
                 route = route_message(
                     self.state.pm, current_app._get_current_object(), message, record, contact_id
                 )
-                record.outcome = "routed"
+                record.outcome = route.outcome
                 record.handler = route.handler
                 record.handler_ref = route.ref
-                push.enqueue(record, route)
+                if route.outcome == "routed":
+                    push.enqueue(record, route)
         return {"outcome": record.outcome, "handler": record.handler}
 
     def finish(self, outcome: str, status: int, reason: str = "") -> None:

@@ -27,6 +27,7 @@ ADAPTER_STAGE_PLUGIN = "orqo.default_plugins.adapter_stages"
 DEFAULT_PLUGINS = (
     ADAPTER_STAGE_PLUGIN,
     "orqo.default_plugins.waitbox",
+    "orqo.default_plugins.app_events",
     "orqo.default_plugins.doorkeeper",
 )
 

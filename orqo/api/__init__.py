@@ -3,7 +3,8 @@
 
 * :mod:`orqo.api.auth`: bearer tokens and scopes;
 * :mod:`orqo.api.schemas`: request and response schemas;
-* :mod:`orqo.api.waitboxes`, :mod:`orqo.api.doorkeeper`: the agent side.
+* :mod:`orqo.api.waitboxes`, :mod:`orqo.api.doorkeeper`: the agent side;
+* :mod:`orqo.api.triggers`, :mod:`orqo.api.runs`: starting workflow runs, and their queue.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ api = OrqoApi()
 def init_app(app):
     """Configure the OpenAPI document and register the API blueprints."""
     from orqo.api import doorkeeper
+    from orqo.api import runs
+    from orqo.api import triggers
     from orqo.api import waitboxes
 
     app.config.setdefault("API_TITLE", "orqo")
@@ -34,5 +37,5 @@ def init_app(app):
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
-    for blueprint in (waitboxes.bp, doorkeeper.bp):
+    for blueprint in (waitboxes.bp, doorkeeper.bp, triggers.bp, runs.bp):
         api.register_blueprint(blueprint)

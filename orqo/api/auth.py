@@ -16,8 +16,8 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_scope(blueprint, scope: str):
-    """Decorator: the request needs a live token with ``scope`` (``admin`` grants every scope).
+def require_scope(blueprint, *scopes: str):
+    """Decorator: the request needs a live token with one of ``scopes`` (``admin`` grants all).
 
     401 without a valid token, 403 with a token lacking the scope. Also documents both in the
     OpenAPI document.
@@ -29,8 +29,10 @@ def require_scope(blueprint, scope: str):
             if token is None:
                 raise ApiError(401, "unauthorized", "A valid API token is required.",
                                headers={"WWW-Authenticate": 'Bearer realm="orqo"'})
-            if scope not in token.scope_list and "admin" not in token.scope_list:
-                raise ApiError(403, "forbidden", f"This token lacks the {scope!r} scope.")
+            granted = set(token.scope_list)
+            if not granted & {*scopes, "admin"}:
+                wanted = " or ".join(repr(scope) for scope in scopes)
+                raise ApiError(403, "forbidden", f"This token lacks the {wanted} scope.")
             g.api_token = token
             return view(*args, **kwargs)
 

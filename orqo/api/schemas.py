@@ -120,3 +120,51 @@ class ConversationOut(Schema):
     thread_id = fields.String(allow_none=True)
     sessions = fields.List(fields.Nested(SessionOut))
     messages = fields.List(fields.Nested(EntryOut))
+
+
+class TriggerIn(StrictSchema):
+    """Start a run of a workflow (``task`` is accepted for ``input``, as in older guides)."""
+
+    workflow_id = fields.Integer(required=True, strict=True)
+    input = fields.Raw(load_default=None, allow_none=True)
+    task = fields.Raw(load_default=None, allow_none=True)
+    metadata = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class RunStartedOut(Schema):
+    workflow_run_id = fields.Integer()
+    status = fields.String(metadata={"enum": ["started"]})
+
+
+class RunOut(Schema):
+    id = fields.Integer()
+    workflow_id = fields.Integer()
+    trigger_kind = fields.String(metadata={"enum": ["webhook", "api", "app_event"]})
+    trigger_ref = fields.String()
+    input = fields.Raw(allow_none=True)
+    metadata = fields.Dict()
+    status = fields.String(metadata={"enum": ["queued", "claimed", "started", "succeeded",
+                                              "failed"]})
+    output = fields.Raw(allow_none=True)
+    error = fields.String()
+    created_at = fields.String()
+    started_at = fields.String(allow_none=True)
+    finished_at = fields.String(allow_none=True)
+
+
+class RunClaimOut(Schema):
+    claim_token = fields.String()
+    lease_until = fields.String()
+    runs = fields.List(fields.Nested(RunOut))
+
+
+class RunProgressIn(StrictSchema):
+    """Report progress on a claimed run."""
+
+    claim_token = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    status = fields.String(required=True, validate=validate.OneOf(["started", "succeeded",
+                                                                   "failed"]))
+    output = fields.Raw(load_default=None, allow_none=True)
+    error = fields.String(load_default="", validate=validate.Length(max=10000))
+    lease_seconds = fields.Float(load_default=300.0, validate=validate.Range(
+        min=0, min_inclusive=False, max=MAX_LEASE_SECONDS))

@@ -35,7 +35,7 @@ def _candidates(app_id: str, contact_id: int, thread_id: str | None, now):
     return query.order_by(exact_first, Waitbox.created_at, Waitbox.id)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def route_message(app, message, record, contact_id):
     """Answer the best-matching open waitbox with this message, if there is one."""
     now = utcnow()

@@ -4,6 +4,7 @@
 * :mod:`orqo.models.ledger`: deliveries, their messages, dedupe claims;
 * :mod:`orqo.models.routing`: waitboxes, Doorkeeper conversations, sessions and entries;
 * :mod:`orqo.models.tokens`: API tokens;
+* :mod:`orqo.models.workflows`: workflows, runs, triggers, idempotency keys, rate counters;
 * :mod:`orqo.models.outbox`: pushes to the agent runtime and their attempts;
 * :mod:`orqo.models.base`: shared column types and time helpers.
 """
@@ -27,8 +28,17 @@ from orqo.models.routing import ConversationEntry
 from orqo.models.routing import ConversationSession
 from orqo.models.routing import Waitbox
 from orqo.models.tokens import ApiToken
+from orqo.models.workflows import RUN_STATUSES
+from orqo.models.workflows import AppEventTrigger
+from orqo.models.workflows import IdempotencyRecord
+from orqo.models.workflows import RateCounter
+from orqo.models.workflows import WebhookTrigger
+from orqo.models.workflows import Workflow
+from orqo.models.workflows import WorkflowRun
 
 __all__ = [
+    "AppEventTrigger", "IdempotencyRecord", "RUN_STATUSES", "RateCounter", "WebhookTrigger",
+    "Workflow", "WorkflowRun",
     "ApiToken", "ConversationSession", "ENTRY_STATUSES", "PushAttempt", "PushDelivery",
     "App", "BigId", "Contact", "ContactChannel", "Conversation", "ConversationEntry",
     "DELIVERY_OUTCOMES", "DedupeClaim", "Delivery", "MESSAGE_OUTCOMES", "MessageRecord",

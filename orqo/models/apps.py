@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON
+from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
@@ -29,6 +30,8 @@ class App(db.Model):
     adapter: Mapped[str] = mapped_column(String(40))
     credentials: Mapped[dict] = mapped_column(JSON, default=dict)
     config: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Off: messages no waitbox takes go to the workflows' App Event triggers instead.
+    route_to_doorkeeper: Mapped[bool] = mapped_column(Boolean, default=True)
     # During a secret rotation: the credentials replaced, still accepted until the stated time.
     previous_credentials: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     previous_credentials_until: Mapped[datetime | None] = mapped_column(

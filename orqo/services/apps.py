@@ -19,7 +19,8 @@ def webhook_path(app_record: App) -> str:
     return f"/api/v1/webhooks/{app_record.id}"
 
 
-def create_app_record(name: str, adapter: str, credentials: dict, config: dict) -> App:
+def create_app_record(name: str, adapter: str, credentials: dict, config: dict,
+                      route_to_doorkeeper: bool = True) -> App:
     """Validate and save a new App; 422 with field details when anything is invalid."""
     adapters = current_app.extensions["orqo"].adapters
     errors = {}
@@ -35,7 +36,8 @@ def create_app_record(name: str, adapter: str, credentials: dict, config: dict) 
             errors.update(exc.messages)
     if errors:
         raise ApiError(422, "validation_error", "The App is not valid.", errors)
-    app_record = App(name=name.strip(), adapter=adapter, credentials=credentials, config=config)
+    app_record = App(name=name.strip(), adapter=adapter, credentials=credentials, config=config,
+                     route_to_doorkeeper=route_to_doorkeeper)
     db.session.add(app_record)
     db.session.commit()
     return app_record
@@ -55,6 +57,7 @@ def describe_app(app_record: App) -> dict:
         "webhook_path": webhook_path(app_record),
         "credentials_set": sorted(app_record.credentials or {}),
         "config": app_record.config or {},
+        "route_to_doorkeeper": app_record.route_to_doorkeeper,
         "previous_credentials_until": (
             as_utc(app_record.previous_credentials_until).isoformat()
             if app_record.previous_credentials_until else None),

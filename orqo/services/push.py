@@ -34,6 +34,7 @@ from orqo.models import PushDelivery
 from orqo.models import as_utc
 from orqo.models import utcnow
 from orqo.services.conversations import describe_routed_message
+from orqo.services.leasing import lease_rows
 
 
 def check_config(config) -> None:
@@ -127,18 +128,17 @@ def next_delay(attempts: int, result: AttemptResult, config) -> float:
 def claim_due(limit: int, lease_seconds: float) -> list[tuple[int, dict, int]]:
     """Lease up to ``limit`` due pushes to this worker: ``[(id, payload, attempts)]``."""
     now = utcnow()
+    ids, _token, _until = lease_rows(
+        PushDelivery,
+        ready=[PushDelivery.status == "pending", PushDelivery.next_attempt_at <= now,
+               or_(PushDelivery.lease_until.is_(None), PushDelivery.lease_until < now)],
+        order_by=[PushDelivery.next_attempt_at, PushDelivery.id],
+        limit=limit, lease_seconds=lease_seconds,
+    )
     rows = db.session.execute(
         select(PushDelivery.id, PushDelivery.payload, PushDelivery.attempts)
-        .where(PushDelivery.status == "pending", PushDelivery.next_attempt_at <= now,
-               or_(PushDelivery.lease_until.is_(None), PushDelivery.lease_until < now))
-        .order_by(PushDelivery.next_attempt_at, PushDelivery.id)
-        .limit(limit).with_for_update(skip_locked=True)
-    ).all()
-    if rows:
-        db.session.execute(
-            update(PushDelivery.__table__).where(PushDelivery.id.in_([r.id for r in rows]))
-            .values(lease_until=now + timedelta(seconds=lease_seconds))
-        )
+        .where(PushDelivery.id.in_(ids)).order_by(PushDelivery.next_attempt_at, PushDelivery.id)
+    ).all() if ids else []
     db.session.commit()
     return [(row.id, row.payload, row.attempts) for row in rows]
 

@@ -1,17 +1,10 @@
 """Doorkeeper's work queue: the agent runtime claims messages with a lease and acks them.
 
-No entry is handed to two claimants at once: on PostgreSQL the claim locks the rows it takes
-with ``FOR UPDATE SKIP LOCKED`` (other claimants skip them instead of waiting); SQLite
-serialises writers (orqo begins every SQLite transaction with ``BEGIN IMMEDIATE``). An entry
+No entry is handed to two claimants at once (see :mod:`orqo.services.leasing`). An entry
 whose lease ran out without an ack is claimable again, under a new claim token.
 """
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
-
-from sqlalchemy import and_
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -21,6 +14,8 @@ from orqo.models import ConversationEntry
 from orqo.models import MessageRecord
 from orqo.models import utcnow
 from orqo.services.conversations import describe_entry
+from orqo.services.leasing import lease_rows
+from orqo.services.leasing import queued_or_lease_expired
 
 MAX_BATCH = 100
 MAX_LEASE_SECONDS = 3600
@@ -40,23 +35,12 @@ def claim(claimant: str, limit: int, lease_seconds: float) -> dict:
         errors["lease_seconds"] = [f"Must be above 0 and at most {MAX_LEASE_SECONDS}."]
     if errors:
         raise ApiError(422, "validation_error", "The claim is not valid.", errors)
-    now = utcnow()
-    lease_until = now + timedelta(seconds=lease_seconds)
-    token = secrets.token_urlsafe(24)
-    claimable = or_(
-        ConversationEntry.status == "queued",
-        and_(ConversationEntry.status == "claimed", ConversationEntry.lease_until < now),
+    ids, token, lease_until = lease_rows(
+        ConversationEntry, ready=queued_or_lease_expired(ConversationEntry, utcnow()),
+        order_by=[ConversationEntry.id], limit=limit, lease_seconds=lease_seconds,
+        values={"status": "claimed", "claimed_by": claimant,
+                "claims": ConversationEntry.claims + 1},
     )
-    ids = db.session.scalars(
-        select(ConversationEntry.id).where(claimable).order_by(ConversationEntry.id)
-        .limit(limit).with_for_update(skip_locked=True)
-    ).all()
-    if ids:
-        db.session.execute(
-            update(ConversationEntry.__table__).where(ConversationEntry.id.in_(ids))
-            .values(status="claimed", claim_token=token, claimed_by=claimant,
-                    lease_until=lease_until, claims=ConversationEntry.claims + 1)
-        )
     rows = db.session.execute(
         select(ConversationEntry, MessageRecord)
         .join(MessageRecord, MessageRecord.id == ConversationEntry.message_id)

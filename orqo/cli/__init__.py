@@ -1,0 +1,56 @@
+"""The ``orqo`` command line: a Flask CLI group whose commands call the service functions
+(the same ones the HTTP API calls), one module per area.
+"""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+from flask.cli import with_appcontext
+
+from orqo.cli.output import echo_json
+from orqo.extensions import db
+from orqo.plugins import get_plugins
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create the database tables (safe to run again)."""
+    db.create_all()
+    click.echo(f"Initialised the database at {db.engine.url.render_as_string()}")
+
+
+@click.command("plugins")
+@click.option("--all", "show_all", is_flag=True, help="Include built-in plugins.")
+@with_appcontext
+def plugins_command(show_all):
+    """List loaded plugins with their versions, hooks and adapters, as JSON."""
+    state = current_app.extensions["orqo"]
+    described = get_plugins(state.pm, state.adapter_plugins)
+    echo_json([entry for entry in described if show_all or not entry["builtin"]])
+
+
+def init_app(app):
+    """Add orqo's commands to the app's CLI."""
+    from orqo.cli import agents
+    from orqo.cli import apps
+    from orqo.cli import ledger
+    from orqo.cli import tokens
+    from orqo.cli import workflows
+
+    for command in (init_db_command, plugins_command, apps.apps_group, apps.contacts_group,
+                    ledger.events_group, tokens.tokens_group, agents.worker_command,
+                    agents.deliveries_group, workflows.workflows_group, workflows.triggers_group,
+                    workflows.runs_group):
+        app.cli.add_command(command)
+
+
+def _create_app():
+    from orqo import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(name="orqo", create_app=_create_app, load_dotenv=False,
+                  help="orqo: the inbound side of ORQO.")

@@ -1,0 +1,49 @@
+"""``orqo worker`` and ``orqo deliveries``: pushing to the agent runtime."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from orqo.cli.output import echo_json
+from orqo.cli.output import fail
+from orqo.errors import ApiError
+from orqo.services import push as push_service
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Exit when no push is due instead of waiting.")
+@click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 500))
+@with_appcontext
+def worker_command(once, batch):
+    """Send the push outbox to AGENT_PUSH_URL until stopped (SIGTERM finishes the batch)."""
+    from orqo import worker
+
+    if not current_app.config.get("AGENT_PUSH_URL"):
+        raise click.UsageError("AGENT_PUSH_URL is not set: there is nothing to push to.")
+    worker.run(current_app._get_current_object(), once=once, batch=batch)
+
+
+@click.group("deliveries")
+def deliveries_group():
+    """Inspect and retry pushes to the agent runtime."""
+
+
+@deliveries_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "delivered", "dead"]), default=None)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@with_appcontext
+def deliveries_list_command(status, limit):
+    """List pushes, newest first, with every attempt, as JSON."""
+    echo_json([push_service.describe_push(p) for p in push_service.list_pushes(status, limit)])
+
+
+@deliveries_group.command("retry")
+@click.argument("push_id", type=int)
+@with_appcontext
+def deliveries_retry_command(push_id):
+    """Send a pending or dead push again, with a fresh attempt budget."""
+    try:
+        echo_json(push_service.describe_push(push_service.retry(push_id)))
+    except ApiError as exc:
+        fail(exc)

@@ -1,0 +1,47 @@
+"""``orqo tokens``: API tokens."""
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from orqo.cli.output import echo_json
+from orqo.cli.output import fail
+from orqo.errors import ApiError
+from orqo.services import tokens as token_service
+
+
+@click.group("tokens")
+def tokens_group():
+    """Manage API tokens."""
+
+
+@tokens_group.command("create")
+@click.option("--name", required=True, help="What the token is for.")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              type=click.Choice(token_service.SCOPES), help="A scope (repeatable).")
+@with_appcontext
+def tokens_create_command(name, scopes):
+    """Create a token and print it as JSON; its secret is shown this once only."""
+    try:
+        token, secret = token_service.issue_token(name, list(scopes))
+    except ApiError as exc:
+        fail(exc)
+    echo_json({**token_service.describe_token(token), "token": secret})
+
+
+@tokens_group.command("list")
+@with_appcontext
+def tokens_list_command():
+    """List tokens as JSON (never their secrets)."""
+    echo_json([token_service.describe_token(t) for t in token_service.list_tokens()])
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def tokens_revoke_command(token_id):
+    """Revoke a token at once."""
+    try:
+        echo_json(token_service.describe_token(token_service.revoke_token(token_id)))
+    except ApiError as exc:
+        fail(exc)

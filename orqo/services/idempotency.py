@@ -1,0 +1,55 @@
+"""``Idempotency-Key``: a repeated key within 24 hours gets the first answer, nothing new runs.
+
+The key is claimed with an INSERT in the same transaction as the run it guards: a concurrent
+request with the same key waits for that transaction on PostgreSQL (SQLite serialises
+writers), then reads the committed answer.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy import update
+
+from orqo.errors import ApiError
+from orqo.extensions import db
+from orqo.extensions import insert_or_ignore
+from orqo.models import IdempotencyRecord
+from orqo.models import as_utc
+from orqo.models import utcnow
+
+WINDOW = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+def check_key(key: str | None) -> str | None:
+    """The header's key, or None; 422 for an empty or over-long key."""
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise ApiError(422, "validation_error", "The Idempotency-Key header is not valid.",
+                       {"Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} characters."]})
+    return key
+
+
+def claim(scope: str, key: str) -> tuple[int, dict] | None:
+    """Claim ``key`` for this request, or return the earlier ``(status, body)`` to replay."""
+    now = utcnow()
+    if insert_or_ignore(IdempotencyRecord, scope=scope, key=key, created_at=now):
+        return None
+    record = db.session.scalar(select(IdempotencyRecord).filter_by(scope=scope, key=key)
+                               .with_for_update())
+    if as_utc(record.created_at) > now - WINDOW and record.status_code:
+        return record.status_code, record.response
+    # Expired (or left unanswered by a failed request): this request takes the key over.
+    db.session.execute(delete(IdempotencyRecord).filter_by(scope=scope, key=key))
+    insert_or_ignore(IdempotencyRecord, scope=scope, key=key, created_at=now)
+    return None
+
+
+def remember(scope: str, key: str, status: int, body: dict) -> None:
+    """Store the answer given for ``key`` (in the request's transaction)."""
+    db.session.execute(update(IdempotencyRecord).filter_by(scope=scope, key=key)
+                       .values(status_code=status, response=body)
+                       .execution_options(synchronize_session=False))

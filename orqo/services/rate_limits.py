@@ -1,0 +1,36 @@
+"""Per-caller rate limits, counted in the database so that every worker and host shares them.
+
+A fixed window: one upsert per request increments the caller's counter for the current
+window and returns it; over the limit answers 429 with ``Retry-After`` until the window ends.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from orqo.errors import ApiError
+from orqo.extensions import db
+from orqo.models import RateCounter
+
+
+def hit(key: str, limit: int, window_seconds: int) -> None:
+    """Count one request for ``key``; raise a 429 :class:`ApiError` past ``limit`` per window."""
+    if not limit:
+        return
+    now = time.time()
+    window_start = int(now // window_seconds) * window_seconds
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(RateCounter.__table__).values(key=key, window_start=window_start, count=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=["key", "window_start"],
+        set_={"count": RateCounter.__table__.c.count + 1},
+    ).returning(RateCounter.__table__.c.count)
+    count = db.session.execute(statement).scalar_one()
+    if count > limit:
+        db.session.commit()  # the count stands even though the request is refused
+        retry_after = max(1, math.ceil(window_start + window_seconds - now))
+        raise ApiError(429, "rate_limited", f"Too many requests: at most {limit} per "
+                       f"{window_seconds} s.", headers={"Retry-After": str(retry_after)})

@@ -1,0 +1,142 @@
+"""Workflows and their runs: starting a run, reading it, and the executor's work queue."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy import update
+
+from orqo.errors import ApiError
+from orqo.extensions import db
+from orqo.models import Workflow
+from orqo.models import WorkflowRun
+from orqo.models import as_utc
+from orqo.models import utcnow
+from orqo.services.leasing import lease_rows
+from orqo.services.leasing import queued_or_lease_expired
+
+FINAL_STATUSES = ("succeeded", "failed")
+
+
+def create_workflow(name: str, enabled: bool = True) -> Workflow:
+    """Save a workflow; 422 without a name."""
+    if not name or not name.strip() or len(name) > 200:
+        raise ApiError(422, "validation_error", "The workflow is not valid.",
+                       {"name": ["A name of 1 to 200 characters is required."]})
+    workflow = Workflow(name=name.strip(), enabled=enabled)
+    db.session.add(workflow)
+    db.session.commit()
+    return workflow
+
+
+def set_workflow_enabled(workflow_id: int, enabled: bool) -> Workflow:
+    """Enable or disable a workflow; 404 when unknown."""
+    workflow = find_workflow(workflow_id)
+    workflow.enabled = enabled
+    db.session.commit()
+    return workflow
+
+
+def find_workflow(workflow_id: int) -> Workflow:
+    """The workflow with this id; 404 when there is none."""
+    workflow = db.session.get(Workflow, workflow_id)
+    if workflow is None:
+        raise ApiError(404, "not_found", f"No workflow has the id {workflow_id}.")
+    return workflow
+
+
+def list_workflows() -> list[Workflow]:
+    """Every workflow, oldest first."""
+    return list(db.session.scalars(select(Workflow).order_by(Workflow.id)))
+
+
+def start_run(workflow: Workflow | None, trigger_kind: str, trigger_ref: str, run_input,
+              meta: dict | None = None) -> WorkflowRun:
+    """Queue a run for the executor, in the current transaction (the caller commits).
+
+    422 when the workflow is gone or disabled: the run could not start.
+    """
+    if workflow is None or not workflow.enabled:
+        state = "gone" if workflow is None else "disabled"
+        raise ApiError(422, "run_not_started", f"The run could not start: the workflow is {state}.")
+    run = WorkflowRun(workflow_id=workflow.id, trigger_kind=trigger_kind, trigger_ref=trigger_ref,
+                      input=run_input, meta=meta or {})
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def find_run(run_id: int) -> WorkflowRun:
+    """The run with this id; 404 when there is none."""
+    run = db.session.get(WorkflowRun, run_id)
+    if run is None:
+        raise ApiError(404, "not_found", f"No workflow run has the id {run_id}.")
+    return run
+
+
+def list_runs(workflow_id: int | None = None, limit: int = 50) -> list[WorkflowRun]:
+    """Runs, newest first, optionally of one workflow."""
+    query = select(WorkflowRun).order_by(WorkflowRun.id.desc()).limit(limit)
+    if workflow_id is not None:
+        query = query.where(WorkflowRun.workflow_id == workflow_id)
+    return list(db.session.scalars(query))
+
+
+def claim_runs(claimant: str, limit: int, lease_seconds: float) -> dict:
+    """Lease up to ``limit`` queued runs to an executor (the same rules as Doorkeeper's queue)."""
+    ids, token, lease_until = lease_rows(
+        WorkflowRun, ready=queued_or_lease_expired(WorkflowRun, utcnow(), ("claimed", "started")),
+        order_by=[WorkflowRun.id], limit=limit, lease_seconds=lease_seconds,
+        values={"status": "claimed", "claimed_by": claimant},
+    )
+    runs = db.session.scalars(select(WorkflowRun).where(WorkflowRun.id.in_(ids))
+                              .order_by(WorkflowRun.id)).all() if ids else []
+    described = [describe_run(run) for run in runs]
+    db.session.commit()
+    return {"claim_token": token, "lease_until": lease_until.isoformat(), "runs": described}
+
+
+def report_run(run_id: int, claim_token: str, status: str, output=None, error: str = "",
+               lease_seconds: float = 300.0) -> WorkflowRun:
+    """Record an executor's progress on a run it holds.
+
+    ``started`` renews the lease; ``succeeded`` and ``failed`` end the run. 409 when the run is
+    not held under ``claim_token`` (its lease ran out and another executor took it) or ended.
+    """
+    from datetime import timedelta
+
+    now = utcnow()
+    values = {"status": status}
+    if status == "started":
+        values.update(started_at=now, lease_until=now + timedelta(seconds=lease_seconds))
+    else:
+        values.update(finished_at=now, lease_until=None, output=output, error=error or "")
+    changed = db.session.execute(
+        update(WorkflowRun.__table__)
+        .where(WorkflowRun.id == run_id, WorkflowRun.claim_token == claim_token,
+               WorkflowRun.status.in_(["claimed", "started"]))
+        .values(**values).returning(WorkflowRun.id)
+    ).first()
+    db.session.commit()
+    run = find_run(run_id)
+    if changed is None:
+        raise ApiError(409, "conflict", f"Run {run_id} is {run.status} and not held by this claim.")
+    return run
+
+
+def describe_run(run: WorkflowRun) -> dict:
+    """A run as callers and executors see it."""
+    def iso(value):
+        return as_utc(value).isoformat() if value else None
+
+    return {
+        "id": run.id, "workflow_id": run.workflow_id, "trigger_kind": run.trigger_kind,
+        "trigger_ref": run.trigger_ref, "input": run.input, "metadata": run.meta or {},
+        "status": run.status, "output": run.output, "error": run.error,
+        "created_at": iso(run.created_at), "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+    }
+
+
+def describe_workflow(workflow: Workflow) -> dict:
+    """A workflow."""
+    return {"id": workflow.id, "name": workflow.name, "enabled": workflow.enabled,
+            "created_at": as_utc(workflow.created_at).isoformat()}
