@@ -63,7 +63,7 @@ def start_idempotent(scope: str, workflow, trigger_kind: str, trigger_ref: str, 
     return answer, 201
 
 
-@bp.route("/hooks/<token>", methods=["POST"])
+@bp.route("/hooks/<path:token>", methods=["POST"])
 @bp.doc(parameters=[{"in": "header", "name": name, **spec}
                     for name, spec in IDEMPOTENCY_HEADER.items()],
         requestBody={"required": False, "content": {"application/json": {"schema": {}}}})
