@@ -22,3 +22,6 @@ loglevel = os.environ.get("ORQO_LOG_LEVEL", "info")
 # gunicorn >= 25.1 opens a control socket at one fixed path per user, so a second instance on
 # the same host (or a test server) would fight over it; orqo does not use it.
 control_socket_disable = True
+# Long query strings (filters, cursors) up to nginx's default 8 KiB header buffer reach orqo,
+# which answers them in its JSON error shape; gunicorn's own 4 KiB limit answered HTML.
+limit_request_line = 8190

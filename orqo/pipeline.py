@@ -14,25 +14,19 @@ from flask import Response
 from flask import current_app
 from flask import jsonify
 from flask import request
-from sqlalchemy import select
 
 from orqo.dispatch import RoutingError
 from orqo.dispatch import parse_delivery
-from orqo.dispatch import route_message
 from orqo.dispatch import verify_delivery
 from orqo.errors import ApiError
 from orqo.errors import MalformedDelivery
 from orqo.errors import PluginError
 from orqo.errors import error_response
 from orqo.extensions import db
-from orqo.extensions import insert_or_ignore
+from orqo.intake import admit
 from orqo.models import App
-from orqo.models import ContactChannel
-from orqo.models import DedupeClaim
 from orqo.models import Delivery
-from orqo.models import MessageRecord
 from orqo.models import utcnow
-from orqo.services import push
 from orqo.stages import StageRequest
 
 logger = logging.getLogger(__name__)
@@ -128,37 +122,7 @@ class DeliveryFlow:
 
     def process(self, message) -> dict:
         """Gate, dedupe and route one message; return its outcome for the response."""
-        contact_id = db.session.scalar(
-            select(ContactChannel.contact_id).where(
-                ContactChannel.app_id == self.app_record.id,
-                ContactChannel.sender_id == message.sender_id,
-            )
-        )
-        record = MessageRecord.from_message(
-            message, delivery=self.delivery, app_id=self.app_record.id, contact_id=contact_id,
-            outcome="routed",  # tentative: the transaction commits only with the final outcome
-        )
-        db.session.add(record)
-        if contact_id is None:
-            record.outcome = "unknown_sender"
-            record.reason = "the sender is not a registered Contact of this App"
-        else:
-            db.session.flush()
-            if not insert_or_ignore(
-                DedupeClaim, app_id=self.app_record.id, dedupe_key=message.dedupe_key,
-                message_id=record.id,
-            ):
-                record.outcome = "duplicate"
-                record.reason = "already received"
-            else:
-                route = route_message(
-                    self.state.pm, current_app._get_current_object(), message, record, contact_id
-                )
-                record.outcome = route.outcome
-                record.handler = route.handler
-                record.handler_ref = route.ref
-                if route.outcome == "routed":
-                    push.enqueue(record, route)
+        record = admit(self.app_record.id, self.delivery, message)
         return {"outcome": record.outcome, "handler": record.handler}
 
     def finish(self, outcome: str, status: int, reason: str = "") -> None:

@@ -4,17 +4,36 @@
 * :mod:`orqo.api.auth`: bearer tokens and scopes;
 * :mod:`orqo.api.schemas`: request and response schemas;
 * :mod:`orqo.api.waitboxes`, :mod:`orqo.api.doorkeeper`: the agent side;
-* :mod:`orqo.api.triggers`, :mod:`orqo.api.runs`: starting workflow runs, and their queue.
+* :mod:`orqo.api.triggers`, :mod:`orqo.api.runs`: starting workflow runs, and their queue;
+* :mod:`orqo.api.admin`: the management API.
 """
 from __future__ import annotations
 
 from flask_smorest import Api
+from marshmallow import Schema
+from marshmallow import fields
 
 from orqo import __version__
 
 
+class ErrorDetail(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.Raw(required=True, metadata={
+        "description": "Field-level details for validation errors; {} otherwise."})
+
+
+class ErrorOut(Schema):
+    """orqo's one error shape."""
+
+    error = fields.Nested(ErrorDetail, required=True)
+
+
 class OrqoApi(Api):
-    """flask-smorest's Api, leaving error responses to :mod:`orqo.errors` (one shape for all)."""
+    """flask-smorest's Api, leaving error responses to :mod:`orqo.errors` (one shape for all)
+    and documenting that shape as every operation's default response."""
+
+    ERROR_SCHEMA = ErrorOut
 
     def _register_error_handlers(self):
         pass
@@ -37,5 +56,7 @@ def init_app(app):
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
-    for blueprint in (waitboxes.bp, doorkeeper.bp, triggers.bp, runs.bp):
+    from orqo.api.admin import BLUEPRINTS
+
+    for blueprint in (waitboxes.bp, doorkeeper.bp, triggers.bp, runs.bp, *BLUEPRINTS):
         api.register_blueprint(blueprint)

@@ -41,6 +41,7 @@ class RoutedMessageOut(Schema):
     attachments = fields.List(fields.Nested(AttachmentOut))
     platform_message_id = fields.String()
     sent_at = fields.Float()
+    extra = fields.Dict(metadata={"description": "Platform details the adapter kept."})
 
 
 class WaitboxIn(StrictSchema):

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from orqo.api.admin_schemas import WaitboxArgs
+from orqo.api.admin_schemas import page_of
 from orqo.api.auth import require_scope
+from orqo.api.pagination import page
 from orqo.api.schemas import WaitboxIn
 from orqo.api.schemas import WaitboxOut
+from orqo.models import Waitbox
 from orqo.services import waitboxes
 
 bp = Blueprint("waitboxes", __name__, url_prefix="/api/v1/waitboxes",
@@ -21,6 +25,16 @@ def open_waitbox(body):
     waitbox = waitboxes.open_waitbox(body["app_id"], body["contact_id"], body["expires_in"],
                                      body["thread_id"], body["reference"])
     return waitboxes.describe_waitbox(waitbox)
+
+
+@bp.route("", methods=["GET"])
+@require_scope(bp, "agent")
+@bp.arguments(WaitboxArgs, location="query")
+@bp.response(200, page_of(WaitboxOut, "WaitboxPage"))
+def list_waitboxes(args):
+    """Waitboxes, newest first, optionally of one App and/or Contact."""
+    return page(waitboxes.waitboxes_query(args["app_id"], args["contact_id"]), Waitbox.id, args,
+                waitboxes.describe_waitbox)
 
 
 @bp.route("/<int:waitbox_id>", methods=["GET"])

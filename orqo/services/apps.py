@@ -100,3 +100,36 @@ def rotate_credentials(app_id: str, credentials: dict, keep_previous_for: float)
     app_record.credentials = merged
     db.session.commit()
     return app_record
+
+
+def update_app_record(app_id: str, changes: dict) -> App:
+    """Change an App's name, credentials (given keys replaced), config or Doorkeeper setting.
+
+    The result is validated by the adapter's schemas exactly as when it was created (422).
+    """
+    app_record = find_app_record(app_id)
+    if "name" in changes:
+        app_record.name = changes["name"].strip()
+    if "route_to_doorkeeper" in changes:
+        app_record.route_to_doorkeeper = changes["route_to_doorkeeper"]
+    if "credentials" in changes or "config" in changes:
+        adapter = current_app.extensions["orqo"].adapters.get(app_record.adapter)
+        if adapter is None:
+            raise ApiError(422, "validation_error", "The App's adapter is not installed.",
+                           {"adapter": [f"{app_record.adapter!r} is not installed."]})
+        credentials = {**(app_record.credentials or {}), **changes.get("credentials", {})}
+        try:
+            credentials, config = adapter.validate_settings(
+                credentials, changes.get("config", app_record.config or {}))
+        except ValidationError as exc:
+            db.session.rollback()
+            raise ApiError(422, "validation_error", "The App is not valid.", exc.messages) from None
+        app_record.credentials, app_record.config = credentials, config
+    db.session.commit()
+    return app_record
+
+
+def delete_app_record(app_id: str) -> None:
+    """Delete an App with its Channels, ledger, waitboxes and conversations."""
+    db.session.delete(find_app_record(app_id))
+    db.session.commit()

@@ -119,4 +119,5 @@ def describe_routed_message(record: MessageRecord) -> dict:
         "attachments": record.attachments or [],
         "platform_message_id": record.platform_message_id,
         "sent_at": record.sent_at,
+        "extra": record.extra or {},
     }

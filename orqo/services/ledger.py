@@ -4,18 +4,71 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from orqo.errors import ApiError
 from orqo.extensions import db
+from orqo.intake import admit
 from orqo.models import Delivery
 from orqo.models import MessageRecord
 from orqo.models import as_utc
+from orqo.models import utcnow
+
+# A no_route message holds its dedupe claim (redeliveries stay duplicates), so only messages
+# that never reached routing can be replayed.
+REPLAYABLE = ("unknown_sender",)
+
+
+def deliveries_query(app_id=None, outcome=None, since=None, until=None):
+    """Deliveries with their messages, filtered by App, outcome and receipt time."""
+    query = select(Delivery).options(selectinload(Delivery.messages))
+    if app_id:
+        query = query.where(Delivery.app_id == app_id)
+    if outcome:
+        query = query.where(Delivery.outcome == outcome)
+    if since is not None:
+        query = query.where(Delivery.received_at >= since)
+    if until is not None:
+        query = query.where(Delivery.received_at < until)
+    return query
 
 
 def list_deliveries(app_id: str | None = None, limit: int = 50) -> list[Delivery]:
     """The newest deliveries first, optionally of one App, with their messages loaded."""
-    query = select(Delivery).options(selectinload(Delivery.messages))
-    if app_id:
-        query = query.where(Delivery.app_id == app_id)
+    query = deliveries_query(app_id)
     return list(db.session.scalars(query.order_by(Delivery.id.desc()).limit(limit)))
+
+
+def find_delivery(delivery_id: int) -> Delivery:
+    """One delivery; 404 when there is none."""
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise ApiError(404, "not_found", f"No delivery has the id {delivery_id}.")
+    return delivery
+
+
+def replay(message_id: int) -> tuple[Delivery, MessageRecord]:
+    """Route a stored message again through the contact gate and routing.
+
+    For a message recorded ``unknown_sender`` whose sender has since been registered.
+    The replay is recorded as a delivery of its own (method ``REPLAY``, ``meta.replay_of``);
+    the dedupe claim makes sure a message is never routed twice: replaying a message that was
+    routed (by the original delivery or an earlier replay) is 409.
+    """
+    original = db.session.get(MessageRecord, message_id)
+    if original is None:
+        raise ApiError(404, "not_found", f"No message has the id {message_id}.")
+    if original.outcome not in REPLAYABLE:
+        raise ApiError(409, "conflict", f"Message {message_id} was {original.outcome}; only "
+                       f"{' or '.join(REPLAYABLE)} messages can be replayed.")
+    delivery = Delivery(app_id=original.app_id, received_at=utcnow(), method="REPLAY",
+                        outcome="accepted", status_code=200, reason="replay",
+                        meta={"replay_of": message_id})
+    db.session.add(delivery)
+    record = admit(original.app_id, delivery, original.to_message())
+    if record.outcome == "duplicate":
+        db.session.rollback()
+        raise ApiError(409, "conflict", f"Message {message_id} was routed already.")
+    db.session.commit()
+    return delivery, record
 
 
 def describe_message(record: MessageRecord) -> dict:

@@ -161,3 +161,32 @@ def describe_app_event_trigger(trigger: AppEventTrigger) -> dict:
     """An App Event trigger."""
     return {"id": trigger.id, "workflow_id": trigger.workflow_id, "app_id": trigger.app_id,
             "filter": trigger.filter, "enabled": trigger.enabled}
+
+
+def list_webhook_triggers(workflow_id: int) -> list[WebhookTrigger]:
+    """A workflow's token URLs (without their tokens)."""
+    find_workflow(workflow_id)
+    return list(db.session.scalars(select(WebhookTrigger).filter_by(workflow_id=workflow_id)
+                                   .order_by(WebhookTrigger.id)))
+
+
+def delete_webhook_trigger(trigger_id: int) -> None:
+    """Delete a token URL: it answers 404 from now on."""
+    db.session.delete(find_trigger(trigger_id))
+    db.session.commit()
+
+
+def list_app_event_triggers(workflow_id: int) -> list[AppEventTrigger]:
+    """A workflow's App Event triggers."""
+    find_workflow(workflow_id)
+    return list(db.session.scalars(select(AppEventTrigger).filter_by(workflow_id=workflow_id)
+                                   .order_by(AppEventTrigger.id)))
+
+
+def delete_app_event_trigger(trigger_id: int) -> None:
+    """Delete an App Event trigger."""
+    trigger = db.session.get(AppEventTrigger, trigger_id)
+    if trigger is None:
+        raise ApiError(404, "not_found", f"No App Event trigger has the id {trigger_id}.")
+    db.session.delete(trigger)
+    db.session.commit()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy import update
 
 from orqo.errors import ApiError
@@ -39,6 +40,16 @@ def open_waitbox(app_id: str, contact_id: int, expires_in: float, thread_id: str
     db.session.add(waitbox)
     db.session.commit()
     return waitbox
+
+
+def waitboxes_query(app_id: str | None = None, contact_id: int | None = None):
+    """Waitboxes, optionally of one App and/or Contact (for pagination)."""
+    query = select(Waitbox)
+    if app_id:
+        query = query.where(Waitbox.app_id == app_id)
+    if contact_id is not None:
+        query = query.where(Waitbox.contact_id == contact_id)
+    return query
 
 
 def find_waitbox(waitbox_id: int) -> Waitbox:

@@ -140,3 +140,20 @@ def describe_workflow(workflow: Workflow) -> dict:
     """A workflow."""
     return {"id": workflow.id, "name": workflow.name, "enabled": workflow.enabled,
             "created_at": as_utc(workflow.created_at).isoformat()}
+
+
+def update_workflow(workflow_id: int, changes: dict) -> Workflow:
+    """Rename, enable or disable a workflow."""
+    workflow = find_workflow(workflow_id)
+    if "name" in changes:
+        workflow.name = changes["name"].strip() or workflow.name
+    if "enabled" in changes:
+        workflow.enabled = changes["enabled"]
+    db.session.commit()
+    return workflow
+
+
+def delete_workflow(workflow_id: int) -> None:
+    """Delete a workflow with its triggers and runs."""
+    db.session.delete(find_workflow(workflow_id))
+    db.session.commit()

@@ -72,9 +72,9 @@ class OrqoServer:
             if self.process.poll() is not None:
                 raise AssertionError(f"gunicorn exited:\n{self.log()}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still booting workers
                 time.sleep(0.1)
         self.stop()
         raise AssertionError(f"gunicorn did not answer within {timeout}s:\n{self.log()}")

@@ -1,0 +1,13 @@
+"""The management API: every resource over REST with an ``admin``-scoped token.
+
+* :mod:`.apps`: Apps and Contacts;
+* :mod:`.workflows`: workflows, their token URLs and App Event triggers, runs;
+* :mod:`.tokens`: API tokens;
+* :mod:`.ledger`: the ledger and replays.
+"""
+from orqo.api.admin import apps
+from orqo.api.admin import ledger
+from orqo.api.admin import tokens
+from orqo.api.admin import workflows
+
+BLUEPRINTS = (apps.bp, workflows.bp, tokens.bp, ledger.bp)

@@ -1,0 +1,197 @@
+"""Schemas of the management API (``admin`` scope)."""
+from __future__ import annotations
+
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
+
+from orqo.api.pagination import PageArgs
+from orqo.api.schemas import RoutedMessageOut
+from orqo.models import DELIVERY_OUTCOMES
+from orqo.models import MESSAGE_OUTCOMES
+from orqo.services.tokens import SCOPES
+from orqo.services.triggers import EventFilterSchema
+
+NAME = validate.Length(min=1, max=200)
+SECRETS = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)),
+                      values=fields.String(validate=validate.Length(max=10000)))
+
+
+def page_of(item_schema, name):
+    """A page schema: ``{"items": [...], "next_cursor": ...}``."""
+    return Schema.from_dict({"items": fields.List(fields.Nested(item_schema)),
+                             "next_cursor": fields.String(allow_none=True)}, name=name)
+
+
+class AppIn(Schema):
+    name = fields.String(required=True, validate=NAME)
+    adapter = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    credentials = SECRETS
+    config = fields.Dict(keys=fields.String(), load_default=dict)
+    route_to_doorkeeper = fields.Boolean(load_default=True)
+
+
+class AppPatch(Schema):
+    """Change an App: credentials given replace those keys; config given is validated whole."""
+
+    name = fields.String(validate=NAME)
+    credentials = SECRETS
+    config = fields.Dict(keys=fields.String())
+    route_to_doorkeeper = fields.Boolean()
+
+
+class AppOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    adapter = fields.String()
+    webhook_path = fields.String()
+    credentials_set = fields.List(fields.String(), metadata={
+        "description": "Which credentials are set; their values are never returned."})
+    config = fields.Dict()
+    route_to_doorkeeper = fields.Boolean()
+    previous_credentials_until = fields.String(allow_none=True)
+    created_at = fields.String()
+
+
+class ChannelIn(Schema):
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    sender_id = fields.String(required=True, validate=validate.Length(min=1, max=512))
+
+
+class ContactIn(Schema):
+    name = fields.String(required=True, validate=NAME)
+    channels = fields.List(fields.Nested(ChannelIn), load_default=list)
+
+
+class ContactPatch(Schema):
+    """Change a Contact; channels given replace all its channels."""
+
+    name = fields.String(validate=NAME)
+    channels = fields.List(fields.Nested(ChannelIn))
+
+
+class ContactOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    channels = fields.List(fields.Nested(ChannelIn))
+    created_at = fields.String()
+
+
+class ContactArgs(PageArgs):
+    app_id = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class WorkflowIn(Schema):
+    name = fields.String(required=True, validate=NAME)
+    enabled = fields.Boolean(load_default=True)
+
+
+class WorkflowPatch(Schema):
+    name = fields.String(validate=NAME)
+    enabled = fields.Boolean()
+
+
+class WorkflowOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    enabled = fields.Boolean()
+    created_at = fields.String()
+
+
+class WebhookTriggerOut(Schema):
+    id = fields.Integer()
+    workflow_id = fields.Integer()
+    enabled = fields.Boolean()
+    created_at = fields.String()
+    last_used_at = fields.String(allow_none=True)
+    previous_token_valid_until = fields.String(allow_none=True)
+    url_path = fields.String(metadata={"description": "Only in the answer that creates or "
+                                                      "rotates the token: shown once."})
+
+
+class TriggerPatch(Schema):
+    enabled = fields.Boolean(required=True)
+
+
+class RotateIn(Schema):
+    keep_old_for = fields.Float(load_default=86400.0, validate=validate.Range(min=0, max=2592000))
+
+
+class AppEventTriggerIn(Schema):
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    filter = fields.Nested(EventFilterSchema, load_default=dict)
+
+
+class AppEventTriggerOut(Schema):
+    id = fields.Integer()
+    workflow_id = fields.Integer()
+    app_id = fields.String()
+    filter = fields.Dict()
+    enabled = fields.Boolean()
+
+
+class TokenIn(Schema):
+    name = fields.String(required=True, validate=NAME)
+    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), required=True,
+                         validate=validate.Length(min=1, max=len(SCOPES)))
+
+
+class TokenOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    prefix = fields.String()
+    scopes = fields.List(fields.String())
+    created_at = fields.String()
+    revoked_at = fields.String(allow_none=True)
+    last_used_at = fields.String(allow_none=True)
+    token = fields.String(metadata={"description": "Only when created: shown once."})
+
+
+class LedgerMessageOut(Schema):
+    id = fields.Integer()
+    outcome = fields.String(metadata={"enum": list(MESSAGE_OUTCOMES)})
+    reason = fields.String()
+    handler = fields.String(allow_none=True)
+    handler_ref = fields.String(allow_none=True)
+    dedupe_key = fields.String()
+    contact_id = fields.Integer(allow_none=True)
+    sender_id = fields.String()
+    kind = fields.String()
+
+
+class DeliveryOut(Schema):
+    id = fields.Integer()
+    app_id = fields.String()
+    received_at = fields.String()
+    method = fields.String()
+    outcome = fields.String(metadata={"enum": list(DELIVERY_OUTCOMES)})
+    reason = fields.String()
+    status_code = fields.Integer()
+    duration_ms = fields.Float()
+    meta = fields.Dict()
+    messages = fields.List(fields.Nested(LedgerMessageOut))
+
+
+class LedgerArgs(PageArgs):
+    app_id = fields.String(load_default=None, validate=validate.Length(max=64))
+    outcome = fields.String(load_default=None, validate=validate.OneOf(DELIVERY_OUTCOMES))
+    since = fields.AwareDateTime(load_default=None, default_timezone=None)
+    until = fields.AwareDateTime(load_default=None, default_timezone=None)
+
+
+class ReplayOut(Schema):
+    delivery_id = fields.Integer()
+    message = fields.Nested(LedgerMessageOut)
+    replay_of = fields.Integer()
+
+
+class RunArgs(PageArgs):
+    workflow_id = fields.Integer(load_default=None)
+
+
+class WaitboxArgs(PageArgs):
+    app_id = fields.String(load_default=None, validate=validate.Length(max=64))
+    contact_id = fields.Integer(load_default=None)
+
+
+__all__ = ["RoutedMessageOut"]
