@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     from orqo import health
     from orqo import webhooks
     from orqo.config import DEFAULTS
+    from orqo.config import as_bool
     from orqo.config import as_name_list
     from orqo.extensions import db
     from orqo.extensions import engine_options
@@ -48,6 +49,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
+    app.config["LOAD_ENTRYPOINTS"] = as_bool(app.config["LOAD_ENTRYPOINTS"])
 
     if app.config["DATABASE_URL"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]

@@ -42,6 +42,13 @@ DEFAULTS = {
 }
 
 
+def as_bool(value) -> bool:
+    """A boolean from config: ``False``/``false``/``0``/``no``/``off`` as strings are false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
+
+
 def as_name_list(value) -> list[str]:
     """A list of names from a list or a comma-separated string."""
     if not value:

@@ -33,6 +33,13 @@ class RoutingError(Exception):
     """No handler took a message (even Doorkeeper failed): nothing may be acknowledged."""
 
 
+def _naming_adapter(exc: PluginError, adapter: Adapter) -> PluginError:
+    """The built-in stage plugin only relays the App's adapter: name the adapter instead."""
+    if exc.plugin != ADAPTER_STAGE_PLUGIN:
+        return exc
+    return PluginError(f"{adapter.platform} adapter", exc.hook, exc.error)
+
+
 def verify_delivery(pm, request: StageRequest, adapter: Adapter) -> Verdict:
     """Run the verify stage; the delivery passes only if its adapter accepted and none rejected.
 
@@ -40,10 +47,15 @@ def verify_delivery(pm, request: StageRequest, adapter: Adapter) -> Verdict:
     not a :class:`Verdict`.
     """
     adapter_verdict = None
-    for plugin_name, verdict in call_each(pm.hook.verify_webhook, request=request, adapter=adapter):
-        if not isinstance(verdict, Verdict):
-            raise PluginError(plugin_name, "verify_webhook",
-                              TypeError(f"returned {type(verdict).__name__}, not a Verdict"))
+    try:
+        verdicts = call_each(pm.hook.verify_webhook, request=request, adapter=adapter)
+    except PluginError as exc:
+        raise _naming_adapter(exc, adapter) from exc.error
+    for plugin_name, verdict in verdicts:
+        if not isinstance(verdict, Verdict) or not (
+                verdict.accepted or 400 <= verdict.status <= 499):
+            raise _naming_adapter(PluginError(plugin_name, "verify_webhook", TypeError(
+                f"returned {verdict!r}, not a Verdict (rejections need a 4xx status)")), adapter)
         if not verdict.accepted:
             return verdict
         if plugin_name == ADAPTER_STAGE_PLUGIN:
@@ -65,7 +77,7 @@ def parse_delivery(pm, request: StageRequest, adapter: Adapter) -> ParseResult:
     except PluginError as exc:
         if isinstance(exc.error, MalformedDelivery):
             raise exc.error from None
-        raise
+        raise _naming_adapter(exc, adapter) from exc.error
     for plugin_name, answer in answers:
         if plugin_name == ADAPTER_STAGE_PLUGIN:
             result = answer
@@ -73,12 +85,12 @@ def parse_delivery(pm, request: StageRequest, adapter: Adapter) -> ParseResult:
             logger.warning("ignoring a parse result from plugin %r: only the App's adapter "
                            "parses its deliveries", plugin_name)
     if not isinstance(result, ParseResult):
-        raise PluginError(adapter.platform, "parse_webhook",
+        raise PluginError(f"{adapter.platform} adapter", "parse_webhook",
                           TypeError(f"returned {type(result).__name__}, not a ParseResult"))
     try:
         return _PARSE_RESULT.load(dataclasses.asdict(result))
     except ValidationError as exc:
-        raise PluginError(adapter.platform, "parse_webhook",
+        raise PluginError(f"{adapter.platform} adapter", "parse_webhook",
                           ValueError(f"invalid parse result: {exc.messages}")) from None
 
 

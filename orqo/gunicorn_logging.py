@@ -1,7 +1,8 @@
 """gunicorn's logger with token URLs redacted from access log lines.
 
-The path of ``/api/v1/hooks/<token>`` is the trigger's only credential, so it must not reach
-the logs; every access-log field that can hold the path is rewritten.
+The path of ``/api/v1/hooks/<token>`` is the trigger's only credential, and Meta's handshake
+sends the App's ``hub.verify_token`` in the query, so neither may reach the logs; every
+access-log field that can hold them is rewritten.
 """
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import re
 from gunicorn.glogging import Logger
 
 TOKEN_PATH = re.compile(r"(/api/v1/hooks/)[^/?#\s\"]+")
+# Meta's handshake carries the App's verify token in the query string.
+VERIFY_TOKEN = re.compile(r"([?&]hub\.verify_token=)[^&#\s\"]*")
 
 
 def redact(text: str) -> str:
-    """``text`` with the token of any token-URL path replaced by ``[redacted]``."""
-    return TOKEN_PATH.sub(r"\1[redacted]", text)
+    """``text`` with token-URL tokens and handshake verify tokens replaced by ``[redacted]``."""
+    return VERIFY_TOKEN.sub(r"\1[redacted]", TOKEN_PATH.sub(r"\1[redacted]", text))
 
 
 class RedactingLogger(Logger):

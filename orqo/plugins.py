@@ -7,6 +7,7 @@ included, arrives through the ``orqo`` entry-point group. Each app builds its ow
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import logging
 from dataclasses import dataclass
 
@@ -54,13 +55,20 @@ def make_plugin_manager(*, load_entrypoints=True, blocked=(), plugins=()) -> plu
         if name in DEFAULT_PLUGINS:
             raise ConfigError(f"built-in plugin {name!r} cannot be disabled")
         pm.set_blocked(name)
+    # Built-ins first: pluggy calls later registrations first, so an installed handler plugin
+    # gets a message before the built-in App Event handler (waitbox stays first through
+    # tryfirst, Doorkeeper last through trylast).
+    for module_name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
     if load_entrypoints:
         try:
             pm.load_setuptools_entrypoints("orqo")
         except Exception as exc:
             raise ConfigError(f"could not load an 'orqo' entry-point plugin: {exc}") from exc
-    for module_name in DEFAULT_PLUGINS:
-        pm.register(importlib.import_module(module_name), name=module_name)
+        installed = {ep.name for ep in importlib.metadata.entry_points(group="orqo")}
+        for name in sorted(set(blocked) - installed):
+            logger.warning("DISABLED_PLUGINS names %r, but no installed plugin has that "
+                           "entry-point name", name)
     for plugin in plugins:
         pm.register(plugin)
     try:

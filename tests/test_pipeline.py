@@ -228,3 +228,16 @@ def test_rotation_without_grace_ends_the_old_secret_at_once(fake):
     assert "brand-new" not in result.output
     assert fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "1"}),
                         fake.headers).status_code == 401
+
+
+def test_characters_no_database_can_store_never_make_a_5xx(fake):
+    body = json.dumps({"messages": [{
+        "sender": "ada", "id": "m1", "text": "nul:\u0000 lone:\ud800 end",
+        "name": "A" * 600}]}).encode()
+    response = fake.deliver(fake.app_id, body, fake.headers)
+    assert response.status_code == 200, response.json
+    assert response.json["messages"][0]["outcome"] == "routed"
+    with fake.app.app_context():
+        record = db.session.scalars(select(MessageRecord)).one()
+        assert record.text == "nul:\ufffd lone:\ufffd end"
+        assert len(record.sender_name) == 512

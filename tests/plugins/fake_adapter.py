@@ -54,6 +54,7 @@ class FakeAdapter(Adapter):
                 text="" if document.get("bad_result") else item.get("text", ""),
                 chat_id=item.get("chat", item["sender"]),
                 thread_id=item.get("thread"),
+                sender_name=item.get("name"),
                 platform_message_id=item["id"],
                 dedupe_key=item["id"] if not document.get("bad_result") else "",
                 sent_at=request.received_at,
