@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from orqo.hookspecs import hookimpl
 
@@ -28,7 +29,9 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     from orqo.config import DEFAULTS
     from orqo.config import as_bool
     from orqo.config import as_name_list
+    from orqo.extensions import MIGRATIONS_DIR
     from orqo.extensions import db
+    from orqo.extensions import migrate
     from orqo.extensions import engine_options
     from orqo.extensions import init_sqlite_engine
     from orqo.extensions import normalise_database_url
@@ -59,6 +62,8 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
+    # Batch mode: SQLite can only change a table by copying it.
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     with app.app_context():
         init_sqlite_engine(db.engine)
 
@@ -73,6 +78,9 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     from orqo.services.push import check_config
 
     check_config(app.config)
+    if app.config["PROXY_COUNT"]:
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     errors.init_app(app)
     webhooks.init_app(app)
     health.init_app(app)

@@ -1,6 +1,9 @@
 """Unbound Flask extensions, and the database engine settings orqo relies on."""
 from __future__ import annotations
 
+import os
+
+from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -12,6 +15,10 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+
+#: Alembic's scripts ship inside the package, so an installed orqo can upgrade its database.
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 
 def normalise_database_url(url: str) -> str:

@@ -68,7 +68,8 @@ class DeliveryFlow:
         self.app_record = find_app(app_id)
         self.state = current_app.extensions["orqo"]
         self.delivery = Delivery(
-            app_id=self.app_record.id, received_at=self.received_at, method=request.method
+            app_id=self.app_record.id, received_at=self.received_at, method=request.method,
+            client_address=request.remote_addr,
         )
 
     def run(self) -> Response:
@@ -141,7 +142,8 @@ class DeliveryFlow:
         """Record ``adapter_error`` and ask the platform to retry later."""
         db.session.rollback()
         self.delivery = Delivery(
-            app_id=self.app_record.id, received_at=self.received_at, method=request.method
+            app_id=self.app_record.id, received_at=self.received_at, method=request.method,
+            client_address=request.remote_addr,
         )
         retry_after = current_app.config["RETRY_AFTER_SECONDS"]
         self.finish("adapter_error", 503, reason)

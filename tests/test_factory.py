@@ -51,7 +51,9 @@ def test_disabled_plugins_accepts_lists_and_comma_strings():
 def test_health_endpoints(app):
     client = app.test_client()
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json == {"status": "ready"}
+    ready = client.get("/readyz").json
+    assert ready["status"] == "ready"
+    assert ready["checks"] == {"database": "ok", "migrations": "ok", "plugins": "ok"}
 
 
 def test_readyz_is_503_when_the_database_is_down(make_app):

@@ -164,6 +164,7 @@ class DeliveryOut(Schema):
     app_id = fields.String()
     received_at = fields.String()
     method = fields.String()
+    client_address = fields.String(allow_none=True)
     outcome = fields.String(metadata={"enum": list(DELIVERY_OUTCOMES)})
     reason = fields.String()
     status_code = fields.Integer()

@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 
+from orqo import database
 from orqo.cli.output import echo_json
 from orqo.extensions import db
 from orqo.plugins import get_plugins
@@ -16,9 +17,10 @@ from orqo.plugins import get_plugins
 @click.command("init-db")
 @with_appcontext
 def init_db_command():
-    """Create the database tables (safe to run again)."""
-    db.create_all()
-    click.echo(f"Initialised the database at {db.engine.url.render_as_string()}")
+    """Create or upgrade the database to the newest migration (safe to run again)."""
+    database.upgrade()
+    click.echo(f"Initialised the database at {db.engine.url.render_as_string()} "
+               f"(migration {database.head_revision()})")
 
 
 @click.command("plugins")

@@ -35,6 +35,8 @@ class Delivery(db.Model):
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     method: Mapped[str] = mapped_column(String(8))
+    # The sender's address as orqo sees it (the proxies' X-Forwarded-For, per PROXY_COUNT).
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     outcome: Mapped[str] = mapped_column(String(32), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     status_code: Mapped[int] = mapped_column(Integer)

@@ -93,6 +93,7 @@ def describe_delivery(delivery: Delivery) -> dict:
         "app_id": delivery.app_id,
         "received_at": as_utc(delivery.received_at).isoformat(),
         "method": delivery.method,
+        "client_address": delivery.client_address,
         "outcome": delivery.outcome,
         "reason": delivery.reason,
         "status_code": delivery.status_code,

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from orqo import create_app
+from orqo.database import create_current_schema
 from orqo.extensions import db
 from orqo.services import apps as app_service
 from orqo.services import contacts as contact_service
@@ -90,7 +91,7 @@ def make_app(database_url, tmp_path, monkeypatch):
         created.append(app)
         if create_tables:
             with app.app_context():
-                db.create_all()
+                create_current_schema()
         return app
 
     yield factory
