@@ -49,10 +49,14 @@ class Adapter(abc.ABC):
         secret: never logged, never shown back). Validated when an App is saved.
     :cvar config_schema: a marshmallow schema of the App's non-secret settings, with their
         defaults. Validated (and defaults filled in) when an App is saved.
+    :cvar error_headers: headers added to orqo's refusals of a delivery to this adapter's Apps
+        (rejected signature, malformed body: retrying cannot help), for example Slack's
+        ``{"X-Slack-No-Retry": "1"}``. Never added to 503s, which ask for a retry.
     """
 
     platform: str = ""
     description: str = ""
+    error_headers: dict = {}
     credentials_schema: type[Schema] = NoSettings
     config_schema: type[Schema] = NoSettings
 

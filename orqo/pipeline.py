@@ -82,11 +82,12 @@ class DeliveryFlow:
             verdict = verify_delivery(self.state.pm, stage_request, adapter)
             if not verdict.accepted:
                 self.finish("rejected_signature", verdict.status, verdict.reason)
-                return error_response(verdict.status, "rejected_signature", verdict.reason)
+                return error_response(verdict.status, "rejected_signature", verdict.reason,
+                                      headers=adapter.error_headers)
             result = parse_delivery(self.state.pm, stage_request, adapter)
         except MalformedDelivery as exc:
             self.finish("malformed", 400, str(exc))
-            return error_response(400, "malformed", str(exc))
+            return error_response(400, "malformed", str(exc), headers=adapter.error_headers)
         except PluginError as exc:
             logger.error("adapter stage failed: %s", exc)
             return self.adapter_error(str(exc))

@@ -158,6 +158,9 @@ class SlackAdapter(Adapter):
     description = "Slack Events API and interactivity (X-Slack-Signature v0, url_verification)"
     credentials_schema = SlackCredentials
     config_schema = SlackConfig
+    # A forged or unreadable request will not improve on a retry (api.slack.com/apis/events-api:
+    # x-slack-no-retry on a non-200 stops re-delivery of that event).
+    error_headers = {"X-Slack-No-Retry": "1"}
 
     def verify(self, request: StageRequest) -> Verdict:
         """Check ``X-Slack-Signature`` and the timestamp window (see the module docstring)."""

@@ -230,3 +230,16 @@ def test_malformed_bodies_are_400_with_a_clear_reason(slack, body, reason):
     [entry] = slack.ledger()
     assert entry["outcome"] == "malformed"
     assert SECRET not in entry["reason"]
+
+
+def test_refusals_tell_slack_not_to_retry_but_503s_do_not(make_app):
+    import orqo_slack
+
+    from orqo.testing import Harness
+
+    harness = Harness(make_app(plugins=[orqo_slack]))
+    app_id = harness.add_app("slack", {"SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5"})
+    forged = harness.deliver(app_id, b'{"type": "event_callback"}', {
+        "X-Slack-Signature": "v0=" + "0" * 64, "X-Slack-Request-Timestamp": "1"})
+    assert forged.status_code == 401
+    assert forged.headers["X-Slack-No-Retry"] == "1"
