@@ -25,3 +25,26 @@ control_socket_disable = True
 # Long query strings (filters, cursors) up to nginx's default 8 KiB header buffer reach orqo,
 # which answers them in its JSON error shape; gunicorn's own 4 KiB limit answered HTML.
 limit_request_line = 8190
+
+
+# Prometheus multiprocess mode: every worker writes its samples to one directory, and a scrape
+# of any worker adds them up. Set here, before the workers start and import prometheus_client.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="orqo-metrics-")
+
+
+def on_starting(server):
+    """Start from an empty metrics directory (samples of an earlier run would add up)."""
+    import glob
+
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    """Let prometheus_client drop a dead worker's live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

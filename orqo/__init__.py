@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     from orqo import cli
     from orqo import errors
     from orqo import health
+    from orqo import metrics
     from orqo import webhooks
     from orqo.config import DEFAULTS
     from orqo.config import as_bool
@@ -84,6 +85,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     errors.init_app(app)
     webhooks.init_app(app)
     health.init_app(app)
+    metrics.init_app(app)
     api.init_app(app)
     cli.init_app(app)
     run_startup(pm, app)

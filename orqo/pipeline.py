@@ -24,6 +24,9 @@ from orqo.errors import PluginError
 from orqo.errors import error_response
 from orqo.extensions import db
 from orqo.intake import admit
+from orqo.metrics import DELIVERIES
+from orqo.metrics import MESSAGES
+from orqo.metrics import STAGE_SECONDS
 from orqo.models import App
 from orqo.models import Delivery
 from orqo.models import utcnow
@@ -79,12 +82,14 @@ class DeliveryFlow:
         if adapter is None:
             return self.adapter_error(f"adapter {self.app_record.adapter!r} is not installed")
         try:
-            verdict = verify_delivery(self.state.pm, stage_request, adapter)
+            with STAGE_SECONDS.labels("verify").time():
+                verdict = verify_delivery(self.state.pm, stage_request, adapter)
             if not verdict.accepted:
                 self.finish("rejected_signature", verdict.status, verdict.reason)
                 return error_response(verdict.status, "rejected_signature", verdict.reason,
                                       headers=adapter.error_headers)
-            result = parse_delivery(self.state.pm, stage_request, adapter)
+            with STAGE_SECONDS.labels("parse").time():
+                result = parse_delivery(self.state.pm, stage_request, adapter)
         except MalformedDelivery as exc:
             self.finish("malformed", 400, str(exc))
             return error_response(400, "malformed", str(exc), headers=adapter.error_headers)
@@ -100,7 +105,8 @@ class DeliveryFlow:
 
         self.add_delivery()
         try:
-            outcomes = [self.process(message) for message in result.messages]
+            with STAGE_SECONDS.labels("route").time():
+                outcomes = [self.process(message) for message in result.messages]
         except RoutingError as exc:
             # Nothing is kept, so nothing may be acknowledged: the platform retries.
             db.session.rollback()
@@ -111,6 +117,8 @@ class DeliveryFlow:
             )
         reason = "" if outcomes else (result.reason or "nothing to route")
         self.finish("accepted", 200, reason)
+        for outcome in outcomes:  # counted once committed
+            MESSAGES.labels(self.app_record.id, outcome["outcome"], outcome["handler"] or "").inc()
         return jsonify({
             "delivery_id": self.delivery.id,
             "outcome": "accepted",
@@ -135,7 +143,10 @@ class DeliveryFlow:
         self.delivery.status_code = status
         self.delivery.reason = reason
         self.delivery.duration_ms = (time.perf_counter() - self.started) * 1000
-        db.session.commit()
+        with STAGE_SECONDS.labels("commit").time():
+            db.session.commit()
+        DELIVERIES.labels(self.app_record.id, outcome).inc()
+        STAGE_SECONDS.labels("total").observe(time.perf_counter() - self.started)
         logger.info("delivery %s to app %s: %s %s", self.delivery.id, self.app_record.id,
                     outcome, reason)
 
