@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     from orqo import cli
     from orqo import errors
     from orqo import health
+    from orqo import logs
     from orqo import metrics
     from orqo import webhooks
     from orqo.config import DEFAULTS
@@ -82,6 +83,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     if app.config["PROXY_COUNT"]:
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    logs.init_app(app)
     errors.init_app(app)
     webhooks.init_app(app)
     health.init_app(app)

@@ -42,6 +42,10 @@ DEFAULTS = {
     # How many reverse proxies (nginx, a load balancer) stand in front of orqo. Their
     # X-Forwarded-For/-Proto/-Host values are trusted for exactly that many hops; 0 trusts none.
     "PROXY_COUNT": 0,
+    # orqo's own log lines on stderr: "json" (one object per line, with the request id) or
+    # "text"; and their level.
+    "LOG_FORMAT": "json",
+    "LOG_LEVEL": "INFO",
 }
 
 

@@ -1,0 +1,54 @@
+"""Structured logs: JSON lines with the request id, secrets redacted."""
+import json
+import logging
+
+import pytest
+
+from orqo.logs import redact_secrets
+from tests.plugins.fake_adapter import delivery
+
+
+@pytest.fixture
+def log_lines(capfd):
+    def read():
+        return [json.loads(line) for line in capfd.readouterr().err.splitlines()
+                if line.startswith("{")]
+    return read
+
+
+def test_log_lines_are_json_with_the_request_id(fake, log_lines):
+    log_lines()
+    response = fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "m1"}),
+                            {**fake.headers, "X-Request-ID": "req-0123456789"})
+    assert response.headers["X-Request-ID"] == "req-0123456789"
+    lines = [line for line in log_lines() if line["logger"] == "orqo.pipeline"]
+    assert lines and all(line["request_id"] == "req-0123456789" for line in lines)
+    assert {"ts", "level", "message"} <= set(lines[0])
+
+
+def test_a_request_id_that_does_not_look_like_one_is_replaced(fake):
+    response = fake.client.get("/healthz", headers={"X-Request-ID": "bad id <script>"})
+    assert response.headers["X-Request-ID"] != "bad id <script>"
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+@pytest.mark.parametrize("secret,kept", [
+    ("Authorization: Bearer orqo_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "Bearer [redacted]"),
+    ("token orqo_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG used", "token [redacted] used"),
+    ("POST /api/v1/hooks/Zm9vYmFyYmF6cXV4cXV1eHh4eHh4eHh4eHh4eHh4eHh4eHg", "/api/v1/hooks/[redacted]"),
+    ("GET /w?hub.verify_token=letmein&hub.challenge=1", "hub.verify_token=[redacted]&"),
+    ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "secret [redacted]"),
+])
+def test_secrets_are_redacted_from_any_message(secret, kept):
+    assert kept in redact_secrets(secret)
+
+
+def test_exceptions_are_redacted_too(fake, log_lines):
+    log_lines()
+    with fake.app.test_request_context("/"):
+        try:
+            raise RuntimeError("failed with Bearer orqo_abcdefghijklmnopqrstuvwxyz0123456789AB")
+        except RuntimeError:
+            logging.getLogger("orqo.test").exception("boom")
+    [line] = [entry for entry in log_lines() if entry["logger"] == "orqo.test"]
+    assert "orqo_abcdef" not in line["exception"] and "[redacted]" in line["exception"]
