@@ -39,6 +39,9 @@ DEFAULTS = {
     "WORKER_POLL_SECONDS": 1.0,
     # Requests per minute per token URL and per API token on the trigger endpoints (0: off).
     "TRIGGER_RATE_LIMIT": 600,
+    # Messages per minute one Contact may send to one App before the rest of the minute's are
+    # recorded "throttled" instead of routed (0: off).
+    "SENDER_RATE_LIMIT": 120,
     # How many reverse proxies (nginx, a load balancer) stand in front of orqo. Their
     # X-Forwarded-For/-Proto/-Host values are trusted for exactly that many hops; 0 trusts none.
     "PROXY_COUNT": 0,

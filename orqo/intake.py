@@ -1,8 +1,9 @@
-"""One message's way in: contact gate, dedupe, route. Shared by the webhook pipeline and by
+"""One message's way in: contact gate, per-sender limit, dedupe, route. Shared by the webhook pipeline and by
 replays of stored messages, so both follow exactly the same rules."""
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy import delete
 from sqlalchemy import select
 
 from orqo.dispatch import route_message
@@ -14,6 +15,7 @@ from orqo.models import DedupeClaim
 from orqo.models import Delivery
 from orqo.models import MessageRecord
 from orqo.services import push
+from orqo.services import rate_limits
 
 
 def admit(app_id: str, delivery: Delivery, message: Message) -> MessageRecord:
@@ -40,6 +42,15 @@ def admit(app_id: str, delivery: Delivery, message: Message) -> MessageRecord:
                             message_id=record.id):
         record.outcome = "duplicate"
         record.reason = "already received"
+        return record
+    limit = current_app.config["SENDER_RATE_LIMIT"]
+    if limit and rate_limits.count(f"sender:{app_id}:{contact_id}", 60)[0] > limit:
+        # Answered 2xx all the same (a 4xx makes platforms retry or disable the App). The
+        # claim is released so that a replay can route the message once the flood is over.
+        db.session.execute(delete(DedupeClaim).filter_by(app_id=app_id,
+                                                         dedupe_key=message.dedupe_key))
+        record.outcome = "throttled"
+        record.reason = f"the Contact sent more than {limit} new messages in a minute"
         return record
     app = current_app._get_current_object()
     route = route_message(app.extensions["orqo"].pm, app, message, record, contact_id)

@@ -241,3 +241,42 @@ def test_characters_no_database_can_store_never_make_a_5xx(fake):
         record = db.session.scalars(select(MessageRecord)).one()
         assert record.text == "nul:\ufffd lone:\ufffd end"
         assert len(record.sender_name) == 512
+
+
+def test_a_flooding_contact_is_throttled_without_slowing_others(make_app):
+    from orqo.testing import Harness
+    from tests.plugins import fake_adapter
+
+    harness = Harness(make_app(plugins=[fake_adapter], SENDER_RATE_LIMIT=3))
+    app_id = harness.add_app("fake", {"token": "t"})
+    harness.add_contact({app_id: "flood"}, name="Flood")
+    harness.add_contact({app_id: "calm"}, name="Calm")
+    headers = {"X-Fake-Token": "t"}
+    outcomes = [harness.deliver(app_id, delivery({"sender": "flood", "id": f"f{i}"}), headers)
+                for i in range(5)]
+    assert [r.status_code for r in outcomes] == [200] * 5
+    assert [r.json["messages"][0]["outcome"] for r in outcomes] == [
+        "routed", "routed", "routed", "throttled", "throttled"]
+    calm = harness.deliver(app_id, delivery({"sender": "calm", "id": "c1"}), headers)
+    assert calm.json["messages"][0]["outcome"] == "routed"
+
+
+def test_duplicates_do_not_count_and_throttled_messages_can_be_replayed(make_app):
+    from orqo.services.ledger import replay
+    from orqo.testing import Harness
+    from tests.plugins import fake_adapter
+
+    harness = Harness(make_app(plugins=[fake_adapter], SENDER_RATE_LIMIT=1))
+    app_id = harness.add_app("fake", {"token": "t"})
+    harness.add_contact({app_id: "ada"})
+    headers = {"X-Fake-Token": "t"}
+    send = lambda mid: harness.deliver(  # noqa: E731
+        app_id, delivery({"sender": "ada", "id": mid}), headers).json["messages"][0]["outcome"]
+    assert [send("a"), send("a"), send("a"), send("b")] == [
+        "routed", "duplicate", "duplicate", "throttled"]
+    throttled_id = harness.ledger()[0]["messages"][0]["id"]
+    with harness.app.app_context():
+        db.session.execute(db.text("DELETE FROM rate_counters"))  # the minute is over
+        db.session.commit()
+        _delivery, record = replay(throttled_id)
+        assert record.outcome == "routed"

@@ -22,7 +22,7 @@ from orqo.models.base import BigId
 from orqo.models.base import utcnow
 
 DELIVERY_OUTCOMES = ("accepted", "challenge", "rejected_signature", "malformed", "adapter_error")
-MESSAGE_OUTCOMES = ("routed", "no_route", "duplicate", "unknown_sender", "ignored")
+MESSAGE_OUTCOMES = ("routed", "no_route", "duplicate", "unknown_sender", "throttled", "ignored")
 
 
 class Delivery(db.Model):

@@ -14,7 +14,7 @@ from orqo.models import utcnow
 
 # A no_route message holds its dedupe claim (redeliveries stay duplicates), so only messages
 # that never reached routing can be replayed.
-REPLAYABLE = ("unknown_sender",)
+REPLAYABLE = ("unknown_sender", "throttled")
 
 
 def deliveries_query(app_id=None, outcome=None, since=None, until=None):

@@ -13,10 +13,11 @@ from orqo.extensions import db
 from orqo.models import RateCounter
 
 
-def hit(key: str, limit: int, window_seconds: int) -> None:
-    """Count one request for ``key``; raise a 429 :class:`ApiError` past ``limit`` per window."""
-    if not limit:
-        return
+def count(key: str, window_seconds: int) -> tuple[int, int]:
+    """Count one more request for ``key`` in the current window, in the caller's transaction.
+
+    Returns the window's count so far and the seconds until the window ends.
+    """
     now = time.time()
     window_start = int(now // window_seconds) * window_seconds
     if db.session.get_bind().dialect.name == "postgresql":
@@ -28,9 +29,16 @@ def hit(key: str, limit: int, window_seconds: int) -> None:
         index_elements=["key", "window_start"],
         set_={"count": RateCounter.__table__.c.count + 1},
     ).returning(RateCounter.__table__.c.count)
-    count = db.session.execute(statement).scalar_one()
-    if count > limit:
+    seen = db.session.execute(statement).scalar_one()
+    return seen, max(1, math.ceil(window_start + window_seconds - now))
+
+
+def hit(key: str, limit: int, window_seconds: int) -> None:
+    """Count one request for ``key``; raise a 429 :class:`ApiError` past ``limit`` per window."""
+    if not limit:
+        return
+    seen, retry_after = count(key, window_seconds)
+    if seen > limit:
         db.session.commit()  # the count stands even though the request is refused
-        retry_after = max(1, math.ceil(window_start + window_seconds - now))
         raise ApiError(429, "rate_limited", f"Too many requests: at most {limit} per "
                        f"{window_seconds} s.", headers={"Retry-After": str(retry_after)})
