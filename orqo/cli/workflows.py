@@ -38,16 +38,20 @@ def workflows_list_command():
     echo_json([workflow_service.describe_workflow(w) for w in workflow_service.list_workflows()])
 
 
+def _set_workflow_enabled(workflow_id, enabled):
+    try:
+        echo_json(workflow_service.describe_workflow(
+            workflow_service.set_workflow_enabled(workflow_id, enabled)))
+    except ApiError as exc:
+        fail(exc)
+
+
 @workflows_group.command("enable")
 @click.argument("workflow_id", type=int)
 @with_appcontext
 def workflows_enable_command(workflow_id):
     """Enable a workflow."""
-    try:
-        echo_json(workflow_service.describe_workflow(
-            workflow_service.set_workflow_enabled(workflow_id, True)))
-    except ApiError as exc:
-        fail(exc)
+    _set_workflow_enabled(workflow_id, True)
 
 
 @workflows_group.command("disable")
@@ -55,11 +59,7 @@ def workflows_enable_command(workflow_id):
 @with_appcontext
 def workflows_disable_command(workflow_id):
     """Disable a workflow: its triggers answer 422 (the run could not start)."""
-    try:
-        echo_json(workflow_service.describe_workflow(
-            workflow_service.set_workflow_enabled(workflow_id, False)))
-    except ApiError as exc:
-        fail(exc)
+    _set_workflow_enabled(workflow_id, False)
 
 
 @click.group("triggers")
