@@ -45,6 +45,9 @@ DEFAULTS = {
     # How many reverse proxies (nginx, a load balancer) stand in front of orqo. Their
     # X-Forwarded-For/-Proto/-Host values are trusted for exactly that many hops; 0 trusts none.
     "PROXY_COUNT": 0,
+    # Hosts remote adapters (plugin orqo-remote) may be reached at, a list or comma-separated;
+    # unset: any https host, or any loopback host. Set it in production.
+    "REMOTE_ADAPTER_ALLOWED_HOSTS": None,
     # orqo's own log lines on stderr: "json" (one object per line, with the request id) or
     # "text"; and their level.
     "LOG_FORMAT": "json",

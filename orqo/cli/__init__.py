@@ -35,6 +35,7 @@ def plugins_command(show_all):
 
 def init_app(app):
     """Add orqo's commands to the app's CLI."""
+    from orqo.cli import adapters
     from orqo.cli import agents
     from orqo.cli import apps
     from orqo.cli import ledger
@@ -44,7 +45,8 @@ def init_app(app):
     for command in (init_db_command, plugins_command, apps.apps_group, apps.contacts_group,
                     ledger.events_group, tokens.tokens_group, agents.worker_command,
                     agents.deliveries_group, workflows.workflows_group, workflows.triggers_group,
-                    workflows.runs_group):
+                    workflows.runs_group, adapters.adapters_group,
+                    adapters.adapter_serve_command):
         app.cli.add_command(command)
 
 

@@ -25,5 +25,12 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def new_app_id() -> str:
-    """An opaque, random, URL-safe App id (never sequential: the URL is public)."""
-    return secrets.token_urlsafe(16)
+    """An opaque, random, URL-safe App id (never sequential: the URL is public).
+
+    Never starting with ``-`` or ``_``: a leading ``-`` would read as an option on the
+    command line (``orqo adapters check <id>``).
+    """
+    while True:
+        candidate = secrets.token_urlsafe(16)
+        if candidate[0].isalnum():
+            return candidate

@@ -1,0 +1,41 @@
+"""orqo adapter ``remote``: an App's verify and parse stages answered by an HTTP service.
+
+ORQO's hosted adapters are HTTP services (``shared/reference/orqo.md``, "Adapters"):
+``GET /manifest.json``, ``GET /health``, ``POST /verify-webhook``, ``POST /parse-inbound``. An
+App created with ``--adapter remote --config url=https://adapter.example`` has its deliveries
+verified and parsed by the service at that URL:
+
+* Both POSTs carry the stage request exactly as in-process adapters get it
+  (:class:`orqo.schemas.StageRequestSchema`, raw body base64-encoded), with the App's
+  credentials renamed to the manifest's ``maps_to`` names and sent on every call (adapters are
+  stateless), and ``config`` set to the App's ``adapter_config``. ``/verify-webhook`` answers a
+  :class:`orqo.schemas.VerdictSchema`, ``/parse-inbound`` a
+  :class:`orqo.schemas.ParseResultSchema` (its ``challenge`` is ORQO's challenge response), or
+  HTTP 400 in orqo's error shape for a malformed body.
+* ``/manifest.json`` is fetched and validated whenever the App's settings are saved (created,
+  updated, credentials rotated); every credential it declares is required.
+* One budget (``budget_seconds``, 2.5 s by default) covers a whole delivery from its receipt,
+  so orqo answers within Slack's 3 s. An adapter that is down, slow, answers non-2xx, invalid
+  JSON, JSON that breaks the schema or a body over ``max_response_bytes`` makes the delivery an
+  ``adapter_error``: the platform gets 503 with ``Retry-After`` and retries.
+* URLs are https except on loopback; ``REMOTE_ADAPTER_ALLOWED_HOSTS`` limits the hosts;
+  redirects are never followed (see :mod:`orqo_remote.client`).
+
+The same contract is served for any installed adapter by ``orqo adapter-serve PLATFORM``.
+"""
+from orqo import hookimpl
+from orqo_remote.adapter import RemoteAdapter
+from orqo_remote.adapter import RemoteConfig
+from orqo_remote.client import RemoteAdapterError
+from orqo_remote.client import check_url
+from orqo_remote.manifest import HealthSchema
+from orqo_remote.manifest import ManifestSchema
+
+__all__ = ["HealthSchema", "ManifestSchema", "RemoteAdapter", "RemoteAdapterError",
+           "RemoteConfig", "check_url", "register_adapters"]
+
+
+@hookimpl
+def register_adapters(register):
+    """Provide the ``remote`` adapter."""
+    register(RemoteAdapter)
