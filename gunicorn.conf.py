@@ -13,7 +13,7 @@ worker_class = "sync"
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-# Bodies are read by the app (4 MiB limit there); keep header limits at gunicorn's defaults.
+# Bodies are read by the app (4 MiB limit there, MAX_CONTENT_LENGTH).
 accesslog = "-"
 # Token URLs (/api/v1/hooks/<token>) are credentials: their paths are redacted in the log.
 logger_class = "orqo.gunicorn_logging.RedactingLogger"
@@ -22,9 +22,10 @@ loglevel = os.environ.get("ORQO_LOG_LEVEL", "info")
 # gunicorn >= 25.1 opens a control socket at one fixed path per user, so a second instance on
 # the same host (or a test server) would fight over it; orqo does not use it.
 control_socket_disable = True
-# Long query strings (filters, cursors) up to nginx's default 8 KiB header buffer reach orqo,
-# which answers them in its JSON error shape; gunicorn's own 4 KiB limit answered HTML.
-limit_request_line = 8190
+# No request-line limit here: gunicorn's own limit answers in HTML, not orqo's JSON error
+# shape. The cap is nginx's (deploy/nginx.conf, large_client_header_buffers): never expose
+# gunicorn directly.
+limit_request_line = 0
 
 
 # Prometheus multiprocess mode: every worker writes its samples to one directory, and a scrape

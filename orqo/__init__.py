@@ -48,6 +48,8 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
         instance_path=os.path.abspath(instance_path) if instance_path else None,
         instance_relative_config=True,
     )
+    # Before any route is added: ids in URLs are bounded to what the database stores.
+    app.url_map.converters["int"] = errors.BoundedIntConverter
     app.config.from_mapping(DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("ORQO")

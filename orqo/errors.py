@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify
+from sqlalchemy.exc import DataError
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,14 @@ def database_unavailable(retry_after: int):
     )
 
 
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` in URLs, limited to what the database stores (larger: 404 like any id)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app):
     """Register the error handlers that give every error the JSON shape."""
 
@@ -107,6 +117,17 @@ def init_app(app):
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def _out_of_range(exc):
+        # A number too large for the database (SQLite raises OverflowError, PostgreSQL a
+        # DataError): the client's value, not the server, is wrong.
+        from orqo.extensions import db
+
+        db.session.rollback()
+        return error_response(422, "validation_error", "A value is out of range for orqo.",
+                              {"value": ["Numbers must fit in 64 bits."]})
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

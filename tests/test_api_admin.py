@@ -151,3 +151,19 @@ def test_every_documented_operation_has_the_error_shape_as_default(admin):
         for method, operation in operations.items():
             if method in ("get", "post", "patch", "delete", "put"):
                 assert "default" in operation["responses"], (method, path)
+
+
+def test_numbers_beyond_64_bits_are_4xx_not_5xx(admin):
+    huge = 2 ** 70
+    assert admin.api("GET", f"/api/v1/workflows/{huge}").status_code == 404
+    response = admin.api("POST", "/api/v1/trigger", json={"workflow_id": huge})
+    assert response.status_code in (403, 404, 422)
+    with admin.app.app_context():
+        from orqo.services.tokens import issue_token
+
+        trigger = {"Authorization": f"Bearer {issue_token('t', ['trigger'])[1]}"}
+    response = admin.client.post("/api/v1/trigger", headers=trigger, json={"workflow_id": huge})
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "validation_error"
+    response = admin.api("GET", f"/api/v1/runs?workflow_id={huge}")
+    assert response.status_code == 422

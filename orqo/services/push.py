@@ -165,7 +165,10 @@ def record(push_id: int, attempts_before: int, result: AttemptResult, config) ->
 def process_due(session: requests.Session, limit: int = 20) -> int:
     """Send every due push this worker can lease now; return how many were attempted."""
     config = current_app.config
-    leased = claim_due(limit, config["PUSH_LEASE_SECONDS"])
+    # The batch is sent one by one: its lease must outlast the slowest possible batch, or
+    # another worker would take (and send again) the pushes still waiting their turn.
+    slowest = limit * (config["PUSH_CONNECT_TIMEOUT"] + config["PUSH_TIMEOUT"])
+    leased = claim_due(limit, max(config["PUSH_LEASE_SECONDS"], slowest + 30))
     for push_id, payload, attempts in leased:
         record(push_id, attempts, send(session, push_id, payload, config), config)
     return len(leased)
