@@ -6,7 +6,7 @@ PLUGINS := $(wildcard plugins/*)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test clean
+.PHONY: run test install install-test clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ run: install
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The benchmark (bench/run.py, docs/performance.md): minutes of load, not part of `make test`.
+# BENCH_ARGS="--smoke" for a quick check, "--help" for the knobs; needs wrk for the real figures.
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: install-test $(VENV)/.installed-bench
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info
