@@ -69,6 +69,8 @@ class DeliveryFlow:
         self.started = time.perf_counter()
         self.received_at = utcnow()
         self.app_record = find_app(app_id)
+        self.app_id = self.app_record.id
+        self.delivery_id = None
         self.state = current_app.extensions["orqo"]
         self.delivery = Delivery(
             app_id=self.app_record.id, received_at=self.received_at, method=request.method,
@@ -110,7 +112,7 @@ class DeliveryFlow:
         except RoutingError as exc:
             # Nothing is kept, so nothing may be acknowledged: the platform retries.
             db.session.rollback()
-            logger.error("delivery to app %s not routed: %s", self.app_record.id, exc)
+            logger.error("delivery to app %s not routed: %s", self.app_id, exc)
             return error_response(
                 503, "routing_failed", "No handler could take a message; retry later.",
                 headers={"Retry-After": str(current_app.config["RETRY_AFTER_SECONDS"])},
@@ -118,9 +120,9 @@ class DeliveryFlow:
         reason = "" if outcomes else (result.reason or "nothing to route")
         self.finish("accepted", 200, reason)
         for outcome in outcomes:  # counted once committed
-            MESSAGES.labels(self.app_record.id, outcome["outcome"], outcome["handler"] or "").inc()
+            MESSAGES.labels(self.app_id, outcome["outcome"], outcome["handler"] or "").inc()
         return jsonify({
-            "delivery_id": self.delivery.id,
+            "delivery_id": self.delivery_id,
             "outcome": "accepted",
             "messages": outcomes,
         })
@@ -132,7 +134,7 @@ class DeliveryFlow:
 
     def process(self, message) -> dict:
         """Gate, dedupe and route one message; return its outcome for the response."""
-        record = admit(self.app_record.id, self.delivery, message)
+        record = admit(self.app_id, self.delivery, message)
         return {"outcome": record.outcome, "handler": record.handler}
 
     def finish(self, outcome: str, status: int, reason: str = "") -> None:
@@ -143,18 +145,22 @@ class DeliveryFlow:
         self.delivery.status_code = status
         self.delivery.reason = reason
         self.delivery.duration_ms = (time.perf_counter() - self.started) * 1000
+        db.session.flush()
+        # Read before the commit expires them: reading after would reload both rows, in a new
+        # transaction (on SQLite another BEGIN IMMEDIATE: the write lock taken again).
+        self.delivery_id = self.delivery.id
         with STAGE_SECONDS.labels("commit").time():
             db.session.commit()
-        DELIVERIES.labels(self.app_record.id, outcome).inc()
+        DELIVERIES.labels(self.app_id, outcome).inc()
         STAGE_SECONDS.labels("total").observe(time.perf_counter() - self.started)
-        logger.info("delivery %s to app %s: %s %s", self.delivery.id, self.app_record.id,
-                    outcome, reason)
+        logger.info("delivery %s to app %s: %s %s", self.delivery_id, self.app_id, outcome,
+                    reason)
 
     def adapter_error(self, reason: str) -> Response:
         """Record ``adapter_error`` and ask the platform to retry later."""
         db.session.rollback()
         self.delivery = Delivery(
-            app_id=self.app_record.id, received_at=self.received_at, method=request.method,
+            app_id=self.app_id, received_at=self.received_at, method=request.method,
             client_address=request.remote_addr,
         )
         retry_after = current_app.config["RETRY_AFTER_SECONDS"]
