@@ -30,11 +30,27 @@ def current_revision() -> str | None:
         return None
 
 
+#: The PostgreSQL advisory lock that serialises hosts migrating at the same time.
+MIGRATION_LOCK = 0x6F72716F  # "orqo"
+
+
 def upgrade() -> None:
-    """Bring the database to the newest migration (creates everything on an empty database)."""
+    """Bring the database to the newest migration (creates everything on an empty database).
+
+    On PostgreSQL an advisory lock makes hosts that start together (several containers running
+    ``orqo init-db``) migrate one after another instead of racing.
+    """
     import flask_migrate
 
-    flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+    if db.engine.dialect.name != "postgresql":
+        flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+        return
+    with db.engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+        try:
+            flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
 
 
 def create_current_schema() -> None:

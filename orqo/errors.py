@@ -9,6 +9,7 @@ import logging
 
 from flask import jsonify
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -131,10 +132,12 @@ def init_app(app):
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeoutError)  # every pooled connection busy: retry later
     def _database_error(exc):
         from orqo.extensions import db
 
-        logger.warning("database unavailable: %s", type(exc.orig or exc).__name__)
+        logger.warning("database unavailable: %s",
+                       type(getattr(exc, "orig", None) or exc).__name__)
         try:
             db.session.rollback()
         except Exception:  # the connection is already gone; the pool discards it

@@ -7,6 +7,7 @@ access-log field that can hold them is rewritten.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from gunicorn.glogging import Logger
 
@@ -16,8 +17,14 @@ VERIFY_TOKEN = re.compile(r"([?&]hub\.verify_token=)[^&#\s\"]*")
 
 
 def redact(text: str) -> str:
-    """``text`` with token-URL tokens and handshake verify tokens replaced by ``[redacted]``."""
-    return VERIFY_TOKEN.sub(r"\1[redacted]", TOKEN_PATH.sub(r"\1[redacted]", text))
+    """``text`` with token-URL tokens and handshake verify tokens replaced by ``[redacted]``.
+
+    Percent-escapes are decoded first (``/api/v1/%68ooks/<token>`` routes like the plain path),
+    and a text that needed redacting once decoded is logged decoded.
+    """
+    decoded = unquote(text)
+    redacted = VERIFY_TOKEN.sub(r"\1[redacted]", TOKEN_PATH.sub(r"\1[redacted]", decoded))
+    return redacted if redacted != decoded else text
 
 
 class RedactingLogger(Logger):

@@ -52,3 +52,29 @@ def test_exceptions_are_redacted_too(fake, log_lines):
             logging.getLogger("orqo.test").exception("boom")
     [line] = [entry for entry in log_lines() if entry["logger"] == "orqo.test"]
     assert "orqo_abcdef" not in line["exception"] and "[redacted]" in line["exception"]
+
+
+def test_escaped_token_urls_are_redacted_in_the_access_log():
+    from orqo.gunicorn_logging import redact
+
+    line = "POST /api/v1/%68ooks/Zm9vYmFyYmF6cXV4cXV1eHh4eHh4eHh4eHh4eHh4eHh4eHg HTTP/1.1"
+    assert "Zm9vYmFy" not in redact(line) and "[redacted]" in redact(line)
+    assert "sekret" not in redact("GET /w?hub%2Everify_token=sekret&x=1")
+    assert redact("GET /api/v1/apps?name=a%20b") == "GET /api/v1/apps?name=a%20b"
+
+
+def test_an_exhausted_connection_pool_is_503(make_app):
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    from orqo import hookimpl
+
+    class Exhausted:
+        @hookimpl
+        def startup(self, app):
+            @app.get("/test-pool")
+            def pool():
+                raise PoolTimeoutError("QueuePool limit of size 5 overflow 5 reached")
+
+    app = make_app(plugins=[Exhausted()])
+    response = app.test_client().get("/test-pool")
+    assert response.status_code == 503 and response.headers["Retry-After"]
