@@ -22,18 +22,26 @@ Subclass :class:`AdapterConformance` in a test module (the class name must start
 
 The checks: a signed delivery is accepted and routed; a wrong secret, one flipped body byte, a
 missing, empty or repeated signature header, a stale or future timestamp (when the scheme has
-one) and a delivery signed for another App are each rejected with 401 (or 403) and nothing
-routed; the challenge round trip (when the platform has one); every parsed message is valid
-against the normalised schema and carries a dedupe key; the same delivery twice is routed once.
+one), a delivery signed for another App and the same JSON re-serialised (when the scheme signs
+the body: the bytes are signed, not the JSON's meaning) are each rejected with 401 (or 403) and
+nothing routed; the challenge round trip (when the platform has one); every parsed message is
+valid against the normalised schema and carries a dedupe key; the same delivery twice is routed
+once, and so is a captured delivery replayed a day later (or after its timestamp window): it is
+recorded ``duplicate`` or rejected as stale; odd bodies carrying a valid signature (empty, not
+JSON, not UTF-8, a JSON array, a truncated delivery...) are answered 4xx or 2xx, never 5xx.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
+import orqo.pipeline
+from orqo.models import utcnow
 from orqo.schemas import MessageSchema
 from orqo.stages import StageRequest
 from orqo.testing.fixtures import Harness
@@ -235,6 +243,78 @@ class AdapterConformance:
         second = self._post(conformance, body, headers).get_json()["messages"]
         assert [m["outcome"] for m in first] == ["routed"] * len(first)
         assert [m["outcome"] for m in second] == ["duplicate"] * len(second)
+
+    def test_conformance_reserialised_json_is_rejected(self, conformance):
+        if not self.signs_body:
+            pytest.skip(f"{self.platform} signs no body: its secret token is checked instead")
+        body = self._body()
+        try:
+            document = json.loads(body)
+        except ValueError:
+            pytest.skip(f"{self.platform}'s sample delivery is not JSON")
+        headers = self.sign(self.credentials, body, time.time())
+        # The same JSON value, as another serialiser (or a proxy that re-encodes) would write it.
+        variants = {json.dumps(document).encode(),
+                    json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode(),
+                    json.dumps(document, indent=2, sort_keys=True).encode()} - {body}
+        assert variants, "every re-serialisation gave the original bytes"
+        for variant in sorted(variants):
+            self._assert_rejected(conformance, self._post(conformance, variant, headers))
+
+    def test_conformance_delivery_replayed_later_is_not_routed_again(self, conformance,
+                                                                      monkeypatch):
+        body = self._body(message_id="conformance-replay")
+        headers = self.sign(self.credentials, body, time.time())
+        first = self._post(conformance, body, headers)
+        assert [m["outcome"] for m in first.get_json()["messages"]] == ["routed"]
+        # A captured delivery sent again with its original headers a day later, or just past
+        # the timestamp window when the scheme has one.
+        later = timedelta(seconds=86400 if self.timestamp_window is None
+                          else self.timestamp_window + 3600)
+        monkeypatch.setattr(orqo.pipeline, "utcnow", lambda: utcnow() + later)
+        replay = self._post(conformance, body, headers)
+        entry = conformance.ledger()[0]
+        if replay.status_code in (401, 403):  # stale: the scheme's timestamp window refused it
+            assert entry["outcome"] == "rejected_signature" and entry["messages"] == []
+        else:
+            assert replay.status_code == 200, replay.get_data(as_text=True)
+            assert [m["outcome"] for m in entry["messages"]] == ["duplicate"]
+        routed = [m for d in conformance.ledger() for m in d["messages"]
+                  if m["outcome"] == "routed"]
+        assert len(routed) == 1
+
+    def odd_bodies(self) -> dict:
+        """Bodies no platform means, each sent with a valid signature by
+        :meth:`test_conformance_signed_odd_bodies_are_never_a_5xx`."""
+        body = self._body()
+        return {
+            "empty": b"",
+            "not JSON": b"<xml>not json</xml>",
+            "not UTF-8": b'{"text": "\xff\xfe\xfd"}',
+            "a JSON array": b"[" + body + b"]",
+            "a JSON string": b'"hello"',
+            "JSON null": b"null",
+            "an empty object": b"{}",
+            "truncated": body[:len(body) // 2],
+            "a huge number": b'{"id": ' + b"9" * 5000 + b"}",
+            "NaN and infinity": b'{"a": NaN, "b": Infinity, "c": 1e999}',
+            "NUL and a lone surrogate": b'{"a": "\\u0000", "b": "\\ud800"}',
+        }
+
+    def test_conformance_signed_odd_bodies_are_never_a_5xx(self, conformance):
+        sent = 0
+        for name, body in self.odd_bodies().items():
+            try:
+                headers = self.sign(self.credentials, body, time.time())
+            except Exception:  # a sign() that reads the body (e.g. for an id) cannot sign this
+                continue
+            response = self._post(conformance, body, headers)
+            sent += 1
+            assert response.status_code < 500, (name, response.get_data(as_text=True))
+            if response.status_code >= 400:
+                assert set(response.get_json()["error"]) == {"code", "message", "details"}
+        if not sent:
+            pytest.skip("this suite's sign() can sign none of the odd bodies")
 
     #: Whether the scheme's signature covers the body (Telegram's secret token does not).
     signs_body = True
