@@ -68,19 +68,23 @@ def init_sqlite_engine(engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def dialect_insert(table):
+    """An INSERT for ``table`` that knows the current database's ON CONFLICT clauses."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
 def insert_or_ignore(model, **values) -> bool:
     """INSERT a row unless it collides with a unique key; True when this call inserted it.
 
     ``ON CONFLICT DO NOTHING`` keeps the transaction usable when the row exists, and on
     PostgreSQL waits for a concurrent inserter's outcome instead of guessing.
     """
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = model.__table__
     first_key = list(table.primary_key.columns)[0]
     # RETURNING, not rowcount: drivers and SQLAlchemy's bulk paths do not all report rowcount.
-    statement = insert(table).values(**values).on_conflict_do_nothing().returning(first_key)
+    statement = dialect_insert(table).values(**values).on_conflict_do_nothing().returning(first_key)
     return db.session.execute(statement).first() is not None

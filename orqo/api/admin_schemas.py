@@ -6,7 +6,6 @@ from marshmallow import fields
 from marshmallow import validate
 
 from orqo.api.pagination import PageArgs
-from orqo.api.schemas import RoutedMessageOut
 from orqo.models import DELIVERY_OUTCOMES
 from orqo.models import MESSAGE_OUTCOMES
 from orqo.services.tokens import SCOPES
@@ -194,5 +193,3 @@ class WaitboxArgs(PageArgs):
     app_id = fields.String(load_default=None, validate=validate.Length(max=64))
     contact_id = fields.Integer(load_default=None)
 
-
-__all__ = ["RoutedMessageOut"]

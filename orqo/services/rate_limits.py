@@ -10,6 +10,7 @@ import time
 
 from orqo.errors import ApiError
 from orqo.extensions import db
+from orqo.extensions import dialect_insert
 from orqo.models import RateCounter
 
 
@@ -20,11 +21,8 @@ def count(key: str, window_seconds: int) -> tuple[int, int]:
     """
     now = time.time()
     window_start = int(now // window_seconds) * window_seconds
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(RateCounter.__table__).values(key=key, window_start=window_start, count=1)
+    statement = dialect_insert(RateCounter.__table__).values(key=key, window_start=window_start,
+                                                             count=1)
     statement = statement.on_conflict_do_update(
         index_elements=["key", "window_start"],
         set_={"count": RateCounter.__table__.c.count + 1},
