@@ -34,6 +34,7 @@ from marshmallow import validates
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import check_message
 from orqo.errors import MalformedDelivery
 from orqo.messages import Attachment
 from orqo.messages import Message
@@ -206,6 +207,8 @@ class CustomAdapter(Adapter):
             document = json.loads(request.body)
         except ValueError as exc:
             raise MalformedDelivery(f"the body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise MalformedDelivery("the body is not valid JSON: it is nested too deeply") from None
         if not isinstance(document, dict):
             raise MalformedDelivery("the body must be a JSON object")
         sender = str(_scalar(document, config["sender_pointer"], "sender", True))
@@ -219,6 +222,10 @@ class CustomAdapter(Adapter):
         sent_at = _scalar(document, config["sent_at_pointer"], "sent_at", False)
         if sent_at is not None and not isinstance(sent_at, (int, float)):
             raise MalformedDelivery("sent_at must be Unix seconds")
+        try:
+            sent_at = float(sent_at if sent_at is not None else request.received_at)
+        except OverflowError:
+            raise MalformedDelivery("sent_at is not a time: too large") from None
         message = Message(
             platform=self.platform,
             sender_id=sender,
@@ -228,10 +235,10 @@ class CustomAdapter(Adapter):
             thread_id=None if thread is None else str(thread),
             platform_message_id=message_id,
             dedupe_key=webhook_id or message_id,
-            sent_at=float(sent_at if sent_at is not None else request.received_at),
+            sent_at=sent_at,
             attachments=_attachments(document, config["attachments_pointer"]),
         )
-        return ParseResult(messages=[message])
+        return ParseResult(messages=[check_message(message)])
 
 
 @hookimpl
