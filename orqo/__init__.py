@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     :param plugins: extra plugin objects or modules to register (tests use this).
     """
     from orqo import api
+    from orqo import bodies
     from orqo import cli
     from orqo import errors
     from orqo import health
@@ -87,6 +88,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     logs.init_app(app)
     errors.init_app(app)
+    app.before_request(bodies.limit_chunked_body)
     webhooks.init_app(app)
     health.init_app(app)
     metrics.init_app(app)

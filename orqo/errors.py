@@ -89,6 +89,17 @@ def database_unavailable(retry_after: int):
     )
 
 
+NUMBER_OUT_OF_RANGE = "A number is too large for the database to store."
+#: What a refused value was, by the SQLSTATE of the database's error (PostgreSQL's codes).
+UNSTORABLE = {
+    "22003": NUMBER_OUT_OF_RANGE,
+    "22021": "A string holds a character the database cannot store (U+0000).",
+    "22P05": "A string holds a character the database cannot store (U+0000).",
+    "22P02": "A value is not valid for its type (JSON numbers must be finite: no NaN or "
+             "Infinity).",
+}
+
+
 class BoundedIntConverter(IntegerConverter):
     """``<int:...>`` in URLs, limited to what the database stores (larger: 404 like any id)."""
 
@@ -121,14 +132,18 @@ def init_app(app):
 
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)
-    def _out_of_range(exc):
-        # A number too large for the database (SQLite raises OverflowError, PostgreSQL a
-        # DataError): the client's value, not the server, is wrong.
+    def _unstorable_value(exc):
+        # A value the database cannot store (SQLite raises OverflowError for a number past
+        # 64 bits, PostgreSQL a DataError): the client's value, not the server, is wrong.
         from orqo.extensions import db
 
         db.session.rollback()
-        return error_response(422, "validation_error", "A value is out of range for orqo.",
-                              {"value": ["Numbers must fit in 64 bits."]})
+        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        reason = UNSTORABLE.get(sqlstate) or (
+            NUMBER_OUT_OF_RANGE if isinstance(exc, OverflowError)
+            else "A value is out of range or not valid for its type.")
+        return error_response(422, "validation_error", "A value cannot be stored by orqo.",
+                              {"value": [reason]})
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

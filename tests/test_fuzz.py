@@ -15,11 +15,12 @@ encoding, truncated or nested JSON, huge numbers), orqo must:
 Bounded: every property runs a fixed number of examples (``ORQO_FUZZ_SCALE=10`` runs ten times
 as many), on SQLite and again on PostgreSQL when configured. Run with ``-s`` to see the figures.
 
-Inputs that still give a 5xx are pinned class by class by the ``xfail(strict=True)`` tests of
-``KNOWN_BUGS`` (and the custom adapter's) at the end; the strategies leave exactly those inputs
-out (JSON nested deeper than 300, integer literals of over 4300 digits to the API, lone
-surrogates) until the bugs are fixed: then widen them. ``FIXED_BUGS`` keeps the inputs that
-gave a 500 when this file was written and are 4xx now.
+``FIXED_BUGS`` (and the custom adapter's cases) at the end keep the inputs that gave a 5xx
+when fuzzing began and are 4xx now, class by class, so that each stays fixed; the strategies
+take such inputs too (JSON nested 100,000 deep, integer literals of 6,000 digits, lone
+surrogate escapes). A new bug found here is pinned the same way: an input in a test of its own
+marked ``xfail(strict=True)``, which fails once the bug is fixed, until it moves to
+``FIXED_BUGS``.
 """
 from __future__ import annotations
 
@@ -145,9 +146,14 @@ extra_headers = st.lists(st.tuples(header_names, field_values), max_size=6)
 
 
 def api_text(**kwargs):
-    """Text, NUL included, that is valid Unicode: no lone surrogates (the lone-surrogate
-    bug)."""
+    """Text, NUL included, that is valid Unicode (paths and query strings are UTF-8 encoded)."""
     return st.text(st.characters(codec="utf-8"), **kwargs)
+
+
+def body_text(**kwargs):
+    """Text for JSON bodies: valid Unicode, and now and then a lone surrogate, which
+    ``json.dumps`` writes as an escape (``"\\udc00"``) as any sender could."""
+    return api_text(**kwargs) | st.sampled_from(["\udc00", "a\ud800b", "\udfff"])
 
 
 def json_values(text=st.text(), integers=st.integers(), max_leaves=12):
@@ -167,11 +173,11 @@ def query_strings(keys=(), text=st.text(), raw_ok=True):
 
 
 @st.composite
-def bodies(draw, values=None, max_depth=300, max_digits=6000):
+def bodies(draw, values=None, max_depth=100_000, max_digits=6000):
     """Body bytes of every kind: binary, JSON, truncated, not UTF-8, nested, huge, forms.
 
-    Nested up to ``max_depth`` (the deeply-nested-json bug), integers of up to ``max_digits``
-    digits (the huge-integer-literal bug).
+    Nested up to ``max_depth`` (past Python's recursion limit), integers of up to ``max_digits``
+    digits (past the 4,300 that Python converts).
     """
     values = json_values() if values is None else values
     kind = draw(st.sampled_from(["binary", "json", "truncated", "not utf-8", "nested", "number",
@@ -180,7 +186,9 @@ def bodies(draw, values=None, max_depth=300, max_digits=6000):
         return draw(st.binary(max_size=1024))
     if kind == "empty":
         return draw(st.sampled_from([b"", b" ", b"\r\n", b"{}", b"[]", b"null"]))
-    document = json.dumps(draw(values), ensure_ascii=draw(st.booleans())).encode()
+    # A lone surrogate is an escape with ensure_ascii, bytes that are not UTF-8 without.
+    document = json.dumps(draw(values), ensure_ascii=draw(st.booleans())).encode(
+        "utf-8", "surrogatepass")
     if kind == "json":
         return document
     if kind == "truncated":
@@ -360,11 +368,13 @@ def custom(make_app, database_url):
 def test_signed_arbitrary_bytes_to_a_real_adapter_are_never_a_5xx(custom, data):
     """Past verification, with every kind of body: the custom adapter and core answer 2xx/400."""
     key = label(custom, "webhook, signed (custom adapter)")
-    # Within the normalised message's limits: past them is a known bug (see the end).
-    ids = st.text(min_size=1, max_size=512)
+    # Around the normalised message's limits (ids of 1 to 512 characters, urls up to 4096).
+    ids = st.text(min_size=1, max_size=520)
     fields = json_values(text=st.text(max_size=512), integers=st.integers(-10**300, 10**300))
-    attachment = st.fixed_dictionaries({"kind": st.sampled_from(ATTACHMENT_KINDS)}, optional={
-        "file_id": ids, "url": st.text(max_size=300), "mime_type": st.text(max_size=300),
+    attachment = st.fixed_dictionaries({"kind": st.sampled_from(ATTACHMENT_KINDS) | fields},
+                                       optional={
+        "file_id": ids | fields, "url": st.text(max_size=300) | st.just("u" * 4097),
+        "mime_type": st.text(max_size=300),
         "name": st.text(max_size=2000), "other": fields})
     shaped = st.fixed_dictionaries({
         "sender": st.sampled_from(["ada", "mallory"]) | ids,
@@ -521,13 +531,13 @@ def api_request(draw, fuzz, endpoint: str):
                  "credentials": st.just({"token": TOKEN}),
                  "channels": st.just([{"app_id": fuzz.app_id, "sender_id": "ada"}]),
                  "cursor": IDS.map(encode_cursor)}
-    api_values = json_values(text=api_text(max_size=40), integers=IDS | st.integers())
+    api_values = json_values(text=body_text(max_size=40), integers=IDS | st.integers())
     field = st.sampled_from(FIELD_NAMES)
     document = draw(st.dictionaries(field | api_text(max_size=10), api_values, max_size=6))
     for name in draw(st.lists(st.sampled_from(sorted(plausible)), max_size=3)):
         document[name] = draw(plausible[name])
     body = draw(st.just(json.dumps(document).encode())
-                | bodies(values=api_values, max_digits=4300))
+                | bodies(values=api_values))
     query = draw(st.lists(st.tuples(field | api_text(max_size=10),
                                     api_text(max_size=30) | IDS.map(str)), max_size=4))
     valid = ["valid admin", "valid admin", "valid agent", "valid trigger"]
@@ -574,7 +584,7 @@ def test_unknown_paths_and_public_endpoints_are_never_a_5xx(fuzz, data):
                                       "/static/../setup.cfg"])
                      | api_text(max_size=60).map(lambda text: "/api/v1/" + quote(text)))
     method = data.draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]))
-    response = send(fuzz.client, path, method, data.draw(bodies(max_digits=4300)),
+    response = send(fuzz.client, path, method, data.draw(bodies()),
                     data.draw(extra_headers), data.draw(query_strings(text=api_text())))
     check(key, response, method)
 
@@ -659,10 +669,9 @@ def test_a_streamed_body_over_the_limit_is_not_read_past_the_limit(small_limit):
         assert body.read_bytes <= 1024 + 64 * 1024, (name, body.read_bytes)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a chunked body over the limit is cut to the "
-                   "limit and handled as if whole (werkzeug's LimitedStream.readall stops at "
-                   "the limit without raising 413)")
-def test_known_bug_a_streamed_body_over_the_limit_is_413(small_limit):
+def test_a_streamed_body_over_the_limit_is_413(small_limit):
+    """werkzeug's LimitedStream stops at the limit without a 413 (it cannot tell a body that
+    ends there from a longer one): orqo.bodies.limit_chunked_body reads one byte further."""
     # Valid JSON in the first 1024 bytes, then 50 MB of spaces: it must not be taken.
     starts = {"webhook": json.dumps({"messages": []}).encode(), "token URL": b'{"a": 1}',
               "API trigger": b"{}", "API body": json.dumps({"name": "Big"}).encode()}
@@ -683,7 +692,7 @@ def test_the_limit_is_exact(small_limit):
     assert over.status_code == 413
 
 
-# --- known bugs: inputs that still give a 5xx -----------------------------------------------
+# --- fixed bugs: inputs that gave a 5xx once --------------------------------------------------
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
@@ -693,34 +702,31 @@ def _json(fuzz, method, path, body: bytes, auth="valid admin", headers=()):
                 content_type="application/json")
 
 
-KNOWN_BUGS = {
-    # json.loads raises RecursionError (not a ValueError) for deeply nested JSON: read_json_body
-    # (orqo/api/triggers.py) and webargs' parse_json let it through to the 500 handler.
+#: Inputs that gave a 5xx when fuzzing began and are 4xx now: they must stay so.
+FIXED_BUGS = {
+    # json.loads raises RecursionError (not a ValueError) for deeply nested JSON, which got
+    # through to the 500 handler; orqo.bodies.parse_json answers 422 invalid_json.
     "deeply-nested-json": lambda fuzz: {
         "token URL": _json(fuzz, "POST", f"/api/v1/hooks/{fuzz.hook_token}", DEEP, "none"),
         "API trigger": _json(fuzz, "POST", "/api/v1/trigger", DEEP, "valid trigger"),
         "API body (webargs)": _json(fuzz, "POST", "/api/v1/workflows", DEEP),
     },
     # An integer literal of more than 4300 digits makes json.loads raise a plain ValueError,
-    # which webargs' parse_json does not catch (only JSONDecodeError): 500. (The token URL and
-    # the API trigger catch it: 422.)
+    # which webargs' own JSON reading did not catch (only JSONDecodeError).
     "huge-integer-literal": lambda fuzz: {
         "API body": _json(fuzz, "POST", "/api/v1/workflows", b"9" * 5000),
         "API body field": _json(fuzz, "POST", "/api/v1/doorkeeper/claims",
                                 b'{"claimant": "x", "limit": ' + b"1" * 4301 + b"}",
                                 "valid agent"),
     },
-    # A JSON escape of a lone surrogate ("\udc00") makes a str that cannot be encoded as UTF-8;
-    # the API stores names as they are: UnicodeEncodeError -> 500 (the webhook pipeline
-    # cleans them with orqo.schemas.clean_text, the API does not).
+    # A JSON escape of a lone surrogate ("\udc00") makes a str that cannot be encoded as UTF-8:
+    # it failed at INSERT. Now 422 invalid_json wherever the API reads JSON.
     "lone-surrogate": lambda fuzz: {
         "workflow name": _json(fuzz, "POST", "/api/v1/workflows", b'{"name": "\\udc00"}'),
         "contact name": _json(fuzz, "POST", "/api/v1/contacts", b'{"name": "x\\ud800"}'),
+        "token URL input": _json(fuzz, "POST", f"/api/v1/hooks/{fuzz.hook_token}",
+                                 b'{"a": ["\\udfff"]}', "none"),
     },
-}
-
-#: Inputs that gave a 500 when fuzzing began and are 4xx now: they must stay so.
-FIXED_BUGS = {
     # Past the database's integer (PostgreSQL INTEGER: 2**31 - 1; SQLite: 2**63 - 1).
     "integer-overflow": lambda fuzz: {
         "path 2**31": _json(fuzz, "GET", f"/api/v1/contacts/{2**31}", b""),
@@ -772,28 +778,19 @@ def test_fixed_bug_stays_fixed(fuzz, bug):
     assert not failures_of(fuzz, f"fixed bug {bug}", FIXED_BUGS[bug](fuzz))
 
 
-@pytest.mark.parametrize("bug", [
-    pytest.param(bug, marks=pytest.mark.xfail(strict=True, reason=f"known bug {bug}: a 500"))
-    for bug in sorted(KNOWN_BUGS)])
-def test_known_bug(fuzz, bug):
-    """Each of these inputs must get a 4xx; they still get a 500 (strict: once fixed, this
-    fails until the bug moves to FIXED_BUGS and the strategies widen to take its inputs)."""
-    assert not failures_of(fuzz, f"known bug {bug}", KNOWN_BUGS[bug](fuzz))
-
-
 def _custom_delivery(**fields) -> bytes:
     return json.dumps({"sender": "ada", "id": "m1", "text": "Grüße", **fields}).encode()
 
 
 @pytest.mark.parametrize("body", [
-    # json.loads raises RecursionError, which orqo_custom.parse does not catch (ValueError).
+    # json.loads raises RecursionError, which orqo_custom.parse did not catch (ValueError).
     pytest.param(DEEP, id="deeply-nested-json"),
-    # float(10**400) raises OverflowError in orqo_custom.parse.
+    # float(10**400) raised OverflowError in orqo_custom.parse.
     pytest.param(b'{"sender": "ada", "id": "m1", "sent_at": 1' + b"0" * 400 + b"}",
                  id="sent_at-past-float-range"),
     # Values past the normalised message's limits (ids of 1 to 512 characters, the attachment
-    # kinds, string file ids, urls up to 4096) are passed on unchecked: orqo refuses the
-    # adapter's parse result (a PluginError), not the sender's body.
+    # kinds, string file ids, urls up to 4096) were passed on unchecked: orqo refused the
+    # adapter's parse result (a PluginError, 503), not the sender's body (400).
     pytest.param(_custom_delivery(id="i" * 513), id="id-over-512-characters"),
     pytest.param(_custom_delivery(sender="s" * 513), id="sender-over-512-characters"),
     pytest.param(_custom_delivery(thread="t" * 513), id="thread-over-512-characters"),
@@ -804,11 +801,11 @@ def _custom_delivery(**fields) -> bytes:
     pytest.param(_custom_delivery(attachments=[{"kind": "image", "url": "u" * 4097}]),
                  id="attachment-url-over-4096-characters"),
 ])
-@pytest.mark.xfail(strict=True, reason="known bug: orqo_custom.parse lets this through: a 503, "
-                   "not a 400 malformed")
-def test_known_bug_in_the_custom_adapter(custom, body):
-    """Validly signed bodies the custom adapter fails on: 503 adapter_error with Retry-After,
-    so the sender retries, forever, a delivery that can never succeed (should be 400)."""
+def test_fixed_bug_in_the_custom_adapter_stays_fixed(custom, body):
+    """Validly signed bodies the custom adapter failed on with a 503 adapter_error (so the
+    sender retried, forever, a delivery that could never succeed): 400 malformed now."""
     response = custom.deliver(custom.app_id, body,
                               {"X-Signature-256": custom.sign("fuzz-secret", body)})
-    check(f"known bug custom adapter [{custom.db}]", response)
+    check(f"fixed bug custom adapter [{custom.db}]", response)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "malformed"

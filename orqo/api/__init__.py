@@ -9,11 +9,13 @@
 """
 from __future__ import annotations
 
+import flask_smorest
 from flask_smorest import Api
 from marshmallow import Schema
 from marshmallow import fields
 
 from orqo import __version__
+from orqo.bodies import OrqoParser
 
 
 class ErrorDetail(Schema):
@@ -40,6 +42,13 @@ class OrqoApi(Api):
 
 
 api = OrqoApi()
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, reading JSON bodies with orqo's one reader (bad JSON of any
+    kind is a 422 ``invalid_json``; see :mod:`orqo.bodies`). Every API module uses it."""
+
+    ARGUMENTS_PARSER = OrqoParser()
 
 
 def init_app(app):

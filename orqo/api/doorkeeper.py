@@ -1,8 +1,7 @@
 """Doorkeeper's side of the API: the work queue and the conversations."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from orqo.api import Blueprint
 from orqo.api.auth import require_scope
 from orqo.api.schemas import AckIn
 from orqo.api.schemas import AckOut

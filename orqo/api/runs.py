@@ -1,8 +1,7 @@
 """Workflow runs: reading one, and the executor's work queue (claim with a lease, report)."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from orqo.api import Blueprint
 from orqo.api.auth import require_scope
 from orqo.api.schemas import ClaimIn
 from orqo.api.schemas import RunClaimOut

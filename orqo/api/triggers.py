@@ -2,17 +2,16 @@
 trigger (``/api/v1/trigger``). Both take an ``Idempotency-Key`` and are rate-limited per caller."""
 from __future__ import annotations
 
-import json
-
 from flask import current_app
 from flask import g
 from flask import request
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
+from orqo.api import Blueprint
 from orqo.api.auth import require_scope
 from orqo.api.schemas import RunStartedOut
 from orqo.api.schemas import TriggerIn
+from orqo.bodies import parse_json
 from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.models import Workflow
@@ -40,10 +39,7 @@ def read_json_body():
         raise ApiError(415, "unsupported_media_type",
                        f"The body must be JSON sent as Content-Type: application/json, "
                        f"not {mimetype or 'without a content type'}.")
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(422, "invalid_json", f"The body is not valid JSON: {exc}") from None
+    return parse_json(raw)
 
 
 def start_idempotent(scope: str, workflow, trigger_kind: str, trigger_ref: str, run_input,

@@ -1,8 +1,7 @@
 """``/api/v1/waitboxes``: an agent waits for a Contact's answer."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from orqo.api import Blueprint
 from orqo.api.admin_schemas import WaitboxArgs
 from orqo.api.admin_schemas import page_of
 from orqo.api.auth import require_scope

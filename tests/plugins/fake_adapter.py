@@ -41,7 +41,7 @@ class FakeAdapter(Adapter):
     def parse(self, request):
         try:
             document = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MalformedDelivery("not JSON") from None
         if document.get("crash"):
             raise RuntimeError("the fake adapter crashed")

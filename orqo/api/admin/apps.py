@@ -1,8 +1,7 @@
 """``/api/v1/apps`` and ``/api/v1/contacts``."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from orqo.api import Blueprint
 from orqo.api.admin_schemas import AppIn
 from orqo.api.admin_schemas import AppOut
 from orqo.api.admin_schemas import AppPatch

@@ -1,8 +1,7 @@
 """``/api/v1/events``: the ledger of deliveries, and replays of stored messages."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from orqo.api import Blueprint
 from orqo.api.admin_schemas import DeliveryOut
 from orqo.api.admin_schemas import LedgerArgs
 from orqo.api.admin_schemas import ReplayOut

@@ -1,8 +1,7 @@
 """``/api/v1/tokens``: API tokens (their secrets are shown once, at creation)."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from orqo.api import Blueprint
 from orqo.api.admin_schemas import TokenIn
 from orqo.api.admin_schemas import TokenOut
 from orqo.api.auth import require_scope

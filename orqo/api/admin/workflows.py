@@ -1,8 +1,7 @@
 """``/api/v1/workflows`` with their token URLs and App Event triggers, and ``/api/v1/runs``."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from orqo.api import Blueprint
 from orqo.api.admin_schemas import AppEventTriggerIn
 from orqo.api.admin_schemas import AppEventTriggerOut
 from orqo.api.admin_schemas import RotateIn

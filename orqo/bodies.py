@@ -1,0 +1,83 @@
+"""Request bodies: the size limit for chunked bodies, and the one JSON reader of the API.
+
+* A body sent with ``Content-Length`` over ``MAX_CONTENT_LENGTH`` is refused by werkzeug
+  before it is read. A chunked body has no length: werkzeug reads it up to the limit and stops
+  there silently (``LimitedStream.readall``), so a body one byte or 50 MB over the limit would
+  be handled as if it ended at the limit. :func:`limit_chunked_body` reads it first, at most
+  one byte past the limit, and answers 413 when that byte exists.
+* :func:`parse_json` is how every API endpoint reads JSON (the token URL, the API trigger and
+  every schema-validated body, through :class:`OrqoParser`): anything ``json.loads`` refuses,
+  nests too deeply, writes an integer of more digits than Python converts, or carries a lone
+  surrogate escape is a 422 ``invalid_json``, never a 500.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from flask import current_app
+from flask import request
+from webargs import core
+from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import is_json_request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from orqo.errors import ApiError
+
+# Only a \uD800-\uDFFF escape can put a surrogate in a decoded JSON string (UTF-8 input cannot
+# encode one), so documents without such an escape skip the check.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def limit_chunked_body() -> None:
+    """Read a chunked request body before the view does; 413 when it is over the limit.
+
+    Runs before every request. The body is read at most ``MAX_CONTENT_LENGTH + 1`` bytes far
+    and handed on as an ordinary in-memory stream, so the view reads it as usual.
+    """
+    environ = request.environ
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is None or environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
+        return
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
+        return
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    environ["wsgi.input"] = io.BytesIO(body)
+
+
+def parse_json(raw: bytes):
+    """``raw`` decoded as JSON, or :class:`~orqo.errors.ApiError` 422 ``invalid_json`` saying
+    what is wrong with it."""
+    try:
+        document = json.loads(raw)
+    except RecursionError:
+        raise _invalid("it is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, integers of > 4300 digits
+        raise _invalid(str(exc)) from None
+    if SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _invalid("a string holds a lone surrogate escape (\\ud800 to \\udfff), "
+                           "which is not a Unicode character") from None
+    return document
+
+
+def _invalid(reason: str) -> ApiError:
+    return ApiError(422, "invalid_json", f"The body is not valid JSON: {reason}.")
+
+
+class OrqoParser(FlaskParser):
+    """webargs' Flask parser, reading JSON bodies with :func:`parse_json`; an empty JSON body
+    is a missing one (the schema then says which fields are required)."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return core.missing
+        raw = req.get_data(cache=True)
+        if not raw.strip():
+            return core.missing
+        return parse_json(raw)
