@@ -30,10 +30,13 @@ limit_request_line = 0
 
 # Prometheus multiprocess mode: every worker writes its samples to one directory, and a scrape
 # of any worker adds them up. Set here, before the workers start and import prometheus_client.
+# A directory made here is this server's own, removed when it exits.
+_own_metrics_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="orqo-metrics-")
+    _own_metrics_dir = tempfile.mkdtemp(prefix="orqo-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
 
 
 def on_starting(server):
@@ -49,3 +52,11 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory made above (one would be left behind per start)."""
+    if _own_metrics_dir:
+        import shutil
+
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
