@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +22,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen | None, grace: float = 10.0,
+                 group: bool = False) -> None:
+    """Stop ``process`` if it runs: TERM, then KILL after ``grace`` seconds. With ``group``,
+    the KILL goes to its whole process group (a server started with ``start_new_session``
+    whose workers must not outlive it)."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+        process.wait(5)
 
 
 class OrqoServer:
@@ -81,13 +100,7 @@ class OrqoServer:
 
     def stop(self) -> None:
         """Stop gunicorn (TERM, then KILL after 10 s)."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         if getattr(self, "_log", None):
             self._log.close()
 
