@@ -167,3 +167,30 @@ def test_numbers_beyond_64_bits_are_4xx_not_5xx(admin):
     assert response.json["error"]["code"] == "validation_error"
     response = admin.api("GET", f"/api/v1/runs?workflow_id={huge}")
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b'{"name": ', "Expecting value"),
+    (b"\xff{}", "utf-8"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"name": ' + b"9" * 5000 + b"}", "4300"),
+    (b'{"name": "\\udc00"}', "lone surrogate"),
+])
+def test_a_body_that_is_not_valid_json_is_422_invalid_json_everywhere(admin, body, reason):
+    """Schema-validated endpoints and the trigger endpoints read JSON the same way."""
+    with admin.app.app_context():
+        trigger = {"Authorization": f"Bearer {issue_token('t', ['trigger'])[1]}"}
+    for path, headers in (("/api/v1/workflows", admin.auth), ("/api/v1/trigger", trigger)):
+        response = admin.client.post(path, data=body, headers=headers,
+                                     content_type="application/json")
+        assert response.status_code == 422, (path, response.json)
+        error = response.json["error"]
+        assert error["code"] == "invalid_json" and reason in error["message"], (path, error)
+    assert admin.api("GET", "/api/v1/workflows").json == []
+
+
+def test_a_valid_surrogate_pair_is_a_character_not_an_error(admin):
+    response = admin.api("POST", "/api/v1/workflows", data=b'{"name": "ok \\ud83d\\ude00"}',
+                         content_type="application/json")
+    assert response.status_code == 201, response.json
+    assert response.json["name"] == "ok \U0001F600"

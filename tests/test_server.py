@@ -76,3 +76,25 @@ def test_duplicates_racing_in_several_workers_are_routed_once(make_server):
     outcomes = [m["outcome"] for e in events(server) for m in e["messages"]]
     assert outcomes.count("routed") == 40
     assert outcomes.count("duplicate") == 80
+
+
+def test_a_chunked_body_over_the_limit_is_413_on_a_real_server(make_server):
+    """gunicorn hands a chunked body over without a length; orqo still holds the limit."""
+    server = make_server(env={"ORQO_MAX_CONTENT_LENGTH": "1024"})
+    app = setup_app_and_contact(server)
+
+    def chunked(body: bytes):
+        pieces = iter([body[i:i + 100] for i in range(0, len(body), 100)])  # no Content-Length
+        return requests.post(server.url + app["webhook_path"], data=pieces, timeout=10, headers={
+            "Content-Type": "application/json", "X-Signature-256": sign(SECRET, body)})
+
+    at_limit = json.dumps({"id": "c1", "sender": "ada", "text": ""}).encode()
+    at_limit = at_limit.replace(b'""', b'"' + b"x" * (1024 - len(at_limit)) + b'"')
+    assert len(at_limit) == 1024
+    accepted = chunked(at_limit)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.request.headers.get("Transfer-Encoding") == "chunked"
+    over = chunked(json.dumps({"id": "c2", "sender": "ada", "text": "x" * 2000}).encode())
+    assert over.status_code == 413, over.text
+    assert over.json()["error"]["code"] == "request_entity_too_large"
+    assert [event["outcome"] for event in events(server)] == ["accepted"]
