@@ -9,332 +9,39 @@ missing). The generator's own CPU time is measured and reported.
 
     python bench/run.py            # the full run (minutes)
     python bench/run.py --smoke    # tiny data, ~2 s of load per target, PostgreSQL optional
+
+How the parts fit: ``bench_seed`` builds each orqo database, ``bench_requests`` pre-signs the
+deliveries, ``bench_servers`` runs gunicorn and reads its CPU and memory, ``bench_generators``
+drives the load (wrk or Python); ``bench_common`` holds what they share. This file holds
+``Bench``, which runs the targets and the data-size runs with those parts and writes the
+report, and ``main()``, the command line.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
-import http.client
 import json
 import os
-import random
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime
 from datetime import timezone
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "bench")
-BIN = os.path.dirname(sys.executable)
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-TEAM = "T0BENCH"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-PG_DB = "orqo_bench"
-CLK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def busy_cpu_seconds() -> float:
-    """CPU time the whole machine spent busy (all processes), from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / CLK  # minus idle and iowait
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------- data
-
-
-def sender_of(i: int) -> str:
-    return f"{TEAM}:U{i:09d}"
-
-
-def orqo_env(db_url: str | None, instance: str) -> dict:
-    env = dict(os.environ)
-    env.update(ORQO_INSTANCE_PATH=instance, ORQO_SENDER_RATE_LIMIT="0", ORQO_LOG_LEVEL="WARNING")
-    env.pop("ORQO_DATABASE_URL", None)
-    if db_url:
-        env["ORQO_DATABASE_URL"] = db_url
-    return env
-
-
-def pg_available() -> bool:
-    try:
-        import psycopg
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: no PostgreSQL here
-        return False
-
-
-def pg_recreate() -> str:
-    import psycopg
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_DB
-
-
-def build_database(env: dict, n_apps: int, n_contacts: int, n_waitboxes: int) -> list[str]:
-    """``orqo init-db``, then Apps through the service and Contacts/waitboxes in bulk. App ids."""
-    subprocess.run([os.path.join(BIN, "orqo"), "init-db"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    code = f"""
-import json, sys
-from datetime import datetime, timedelta, timezone
-from sqlalchemy import insert, text
-from orqo import create_app
-from orqo.extensions import db
-from orqo.models import Contact, ContactChannel
-from orqo.models.routing import Waitbox
-from orqo.services.apps import create_app_record
-n_apps, n_contacts, n_waitboxes = {n_apps}, {n_contacts}, {n_waitboxes}
-app = create_app()
-with app.app_context():
-    ids = [create_app_record(f"bench-{{k}}", "slack", {{"SLACK_SIGNING_SECRET": {SECRET!r}}}, {{}}).id
-           for k in range(n_apps)]
-    now = datetime.now(timezone.utc)
-    chunk = 20000
-    for start in range(0, n_contacts, chunk):
-        rows = range(start, min(n_contacts, start + chunk))
-        db.session.execute(insert(Contact.__table__),
-                           [{{"id": i + 1, "name": f"Contact {{i}}", "created_at": now}} for i in rows])
-        db.session.execute(insert(ContactChannel.__table__),
-                           [{{"contact_id": i + 1, "app_id": ids[i % n_apps],
-                             "sender_id": "{TEAM}:U%09d" % i}} for i in rows])
-        db.session.commit()
-    # Open waitboxes for Contacts other than the ones the load writes as (ids above n_contacts/2).
-    half = max(1, n_contacts // 2)
-    for start in range(0, n_waitboxes, chunk):
-        rows = range(start, min(n_waitboxes, start + chunk))
-        db.session.execute(insert(Waitbox.__table__), [
-            {{"app_id": ids[(half + i % max(1, n_contacts - half)) % n_apps],
-              "contact_id": half + i % max(1, n_contacts - half) + 1, "thread_id": None,
-              "reference": f"wb-{{i}}", "status": "waiting",
-              "expires_at": now + timedelta(days=30), "created_at": now}} for i in rows])
-        db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SELECT setval(pg_get_serial_sequence('contacts', 'id'), :n)"),
-                           {{"n": max(1, n_contacts)}})
-        db.session.commit()
-    print(json.dumps(ids))
-"""
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def delivery(app_ids: list[str], i: int, seq: int, run: str) -> tuple[str, bytes]:
-    """The path and body of a DM from Contact ``i`` (fresh event_id and ts per ``seq``)."""
-    from orqo_slack.testing import envelope, message_event
-    ts = f"{1717000000 + seq}.{seq % 1000000:06d}"
-    channel = f"D{i:09d}"
-    event = message_event(text=f"Bench message {seq} – prüfen? 📊", ts=ts, channel=channel,
-                          user=f"U{i:09d}", team=TEAM)
-    body = json.dumps(envelope(event, event_id=f"Ev{run}{seq:09d}", team_id=TEAM,
-                               context_team_id=TEAM), ensure_ascii=False).encode()
-    return f"/api/v1/webhooks/{app_ids[i % len(app_ids)]}", body
-
-
-def sign(body: bytes, ts: str) -> str:
-    return "v0=" + hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body,
-                            hashlib.sha256).hexdigest()
-
-
-def write_requests(path: str, app_ids: list[str], n_contacts: int, count: int, run: str,
-                   contacts: range | None = None) -> None:
-    """Pre-sign ``count`` deliveries from random registered Contacts, timestamped now."""
-    contacts = contacts or range(0, max(1, n_contacts // 2))
-    ts = str(int(time.time()))
-    rnd = random.Random(run)
-    with open(path, "w", encoding="utf-8") as out:
-        for seq in range(count):
-            url, body = delivery(app_ids, rnd.choice(contacts), seq, run)
-            out.write(f"{url}\t{ts}\t{sign(body, ts)}\t{body.decode()}\n")
-
-
-# ---------------------------------------------------------------- servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """gunicorn with the repository's gunicorn.conf.py, on loopback."""
-
-    def __init__(self, module: str, env: dict, chdir: str = ROOT):
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log",
-                                               delete=False)
-        self.proc = subprocess.Popen(
-            [os.path.join(BIN, "gunicorn"), "-c", os.path.join(ROOT, "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{self.port}", "--chdir", chdir, module],
-            env={**env, "ORQO_LOG_LEVEL": "WARNING"}, cwd=ROOT, stdout=self.log,
-            stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn {module} exited: {open(self.log.name).read()[-2000:]}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/")
-                conn.getresponse().read()
-                if len(self.workers()) >= self.expected_workers():
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        else:
-            self.stop()
-            raise RuntimeError(f"gunicorn {module} did not start")
-        time.sleep(0.5)
-
-    @staticmethod
-    def expected_workers() -> int:
-        return int(os.environ.get("ORQO_WORKERS", max(2, (os.cpu_count() or 1) * 2)))
-
-    def workers(self) -> list[int]:
-        try:
-            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
-                return [int(p) for p in f.read().split()]
-        except OSError:
-            return []
-
-    def rss_mib(self) -> list[float]:
-        sizes = []
-        for pid in self.workers():
-            try:
-                with open(f"/proc/{pid}/statm") as f:
-                    sizes.append(int(f.read().split()[1]) * PAGE / 2**20)
-            except OSError:
-                pass
-        return sizes
-
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for pid in [self.proc.pid, *self.workers()]:
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / CLK
-            except OSError:
-                pass
-        return total
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        try:
-            os.unlink(self.log.name)
-        except OSError:
-            pass
-
-
-# ---------------------------------------------------------------- load
-
-
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
-
-
-def _ms(text: str) -> float:
-    number, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(number) * UNITS[unit]
-
-
-def run_wrk(port: int, requests_file: str, duration: float, connections: int,
-            pace_ms: float = 0.0) -> dict:
-    threads = 1
-    env = {**os.environ, "BENCH_REQUESTS": requests_file, "BENCH_THREADS": str(threads),
-           "BENCH_PACE_MS": str(pace_ms)}
-    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, int(duration))}s",
-           "--timeout", "10s", "--latency", "-s", os.path.join(BENCH, "load.lua"),
-           f"http://127.0.0.1:{port}"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = status
-    if status:
-        raise RuntimeError(f"wrk failed: {out}")
-    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
-    total = int(m.group(1))
-    elapsed = _ms(m.group(2) + m.group(3)) / 1e3
-    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", out, re.M))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
-    return {
-        "requests": total, "seconds": elapsed, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": _ms(lat["50"]), "p99": _ms(lat["99"]),
-        "errors": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else "",
-        "gen_cpu": usage.ru_utime + usage.ru_stime, "generator": "wrk",
-    }
-
-
-def run_python(port: int, requests_file: str, duration: float, connections: int,
-               pace_ms: float = 0.0) -> dict:
-    """A small closed-loop generator: ``connections`` threads, one request at a time each."""
-    with open(requests_file, encoding="utf-8") as f:
-        lines = [line.rstrip("\n").split("\t", 3) for line in f]
-    latencies, errors, lock = [], [0], threading.Lock()
-    cpu0 = time.process_time()
-    stop_at = time.perf_counter() + duration
-
-    def worker(tid):
-        mine, n = lines[tid::connections] or lines, 0
-        while time.perf_counter() < stop_at:
-            path, ts, sig, body = mine[n % len(mine)]
-            n += 1
-            start = time.perf_counter()
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                conn.request("POST", path, body.encode(), {
-                    "Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
-                    "X-Slack-Signature": sig})
-                status = conn.getresponse().status
-                conn.close()
-            except OSError:
-                status = 0
-            took = (time.perf_counter() - start) * 1e3
-            with lock:
-                latencies.append(took)
-                if not 200 <= status < 400:
-                    errors[0] += 1
-            if pace_ms:
-                time.sleep(pace_ms / 1e3)
-
-    began = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0  # noqa: E731
-    return {"requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
-            "p50": pick(0.50), "p99": pick(0.99), "errors": errors[0], "socket_errors": "",
-            "gen_cpu": time.process_time() - cpu0, "generator": "python"}
-
-
-# ---------------------------------------------------------------- measurements
+from bench_common import BENCH
+from bench_common import ROOT
+from bench_common import SECRET
+from bench_common import log
+from bench_generators import run_python
+from bench_generators import run_wrk
+from bench_requests import write_requests
+from bench_seed import build_database
+from bench_seed import orqo_env
+from bench_seed import pg_available
+from bench_seed import pg_recreate
+from bench_servers import Server
+from bench_servers import busy_cpu_seconds
 
 
 class Bench:
@@ -406,7 +113,7 @@ sys.path.insert(0, {BENCH!r})
 from sqlalchemy import event
 from orqo import create_app
 from orqo.extensions import db
-import run as bench
+import bench_requests as bench
 app = create_app()
 statements = []
 # No outer app context: each test-client request gets its own, as under gunicorn, so the
