@@ -13,8 +13,8 @@ docs/deploy.md with nginx playing the load balancer. What the tests prove:
   spread over both hosts: each waitbox answered exactly once, the other 150 to Doorkeeper;
 * a host killed (``kill -9`` of its gunicorn master and workers) in the middle of a load: every
   acknowledged delivery is stored and routed once, and the senders' retries of what was not
-  acknowledged (nginx's 502 for a POST already sent to the dead host) land on the other host,
-  once.
+  acknowledged (nginx's 502 for a POST already sent to the dead host, or an answer cut off
+  while nginx relayed it) land on the other host, once.
 
 Which host served a request is read from each gunicorn's own access log (deploy/nginx.conf's
 access log names no upstream; with one nginx per host in production it would always name the
@@ -181,4 +181,6 @@ def test_host_killed_mid_load_loses_nothing_acknowledged(hosts, database_url):
     assert counts["keys_routed_twice"] == 0
     # Both hosts took deliveries: the victim before it died, the survivor all the rest.
     assert split[1] > 0 and split[0] >= len(ids) // 2, split
-    assert set(sender.failed_statuses) <= {502}, sender.failed_statuses
+    # Every failed answer came from the dead host, through nginx: a 502 for a request it had
+    # sent there, or an answer cut off mid-way (nginx was relaying it when the host died).
+    assert set(sender.failed_statuses) <= {502, "ChunkedEncodingError"}, sender.failed_statuses
