@@ -90,14 +90,28 @@ def database_unavailable(retry_after: int):
 
 
 NUMBER_OUT_OF_RANGE = "A number is too large for the database to store."
+NUL_IN_TEXT = "A string holds a character the database cannot store (U+0000)."
 #: What a refused value was, by the SQLSTATE of the database's error (PostgreSQL's codes).
 UNSTORABLE = {
     "22003": NUMBER_OUT_OF_RANGE,
-    "22021": "A string holds a character the database cannot store (U+0000).",
-    "22P05": "A string holds a character the database cannot store (U+0000).",
+    "22021": NUL_IN_TEXT,
+    "22P05": NUL_IN_TEXT,
     "22P02": "A value is not valid for its type (JSON numbers must be finite: no NaN or "
              "Infinity).",
 }
+
+
+def unstorable_reason(exc: BaseException) -> str:
+    """What kind of value the database refused, for the client (never the value itself)."""
+    original = getattr(exc, "orig", None)
+    reason = UNSTORABLE.get(getattr(original, "sqlstate", None))
+    if reason:
+        return reason
+    if isinstance(exc, OverflowError):  # SQLite: an integer past 64 bits
+        return NUMBER_OUT_OF_RANGE
+    if "NUL" in str(original):  # psycopg refuses U+0000 itself, before the server sees it
+        return NUL_IN_TEXT
+    return "A value is out of range or not valid for its type."
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -138,12 +152,8 @@ def init_app(app):
         from orqo.extensions import db
 
         db.session.rollback()
-        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-        reason = UNSTORABLE.get(sqlstate) or (
-            NUMBER_OUT_OF_RANGE if isinstance(exc, OverflowError)
-            else "A value is out of range or not valid for its type.")
         return error_response(422, "validation_error", "A value cannot be stored by orqo.",
-                              {"value": [reason]})
+                              {"value": [unstorable_reason(exc)]})
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

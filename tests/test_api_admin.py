@@ -194,3 +194,23 @@ def test_a_valid_surrogate_pair_is_a_character_not_an_error(admin):
                          content_type="application/json")
     assert response.status_code == 201, response.json
     assert response.json["name"] == "ok \U0001F600"
+
+
+def test_a_value_the_database_refuses_is_422_saying_what_kind(admin, database_url):
+    """PostgreSQL cannot store U+0000 in text or NaN in JSON (SQLite stores both); the answer
+    says which kind of value it was, not the value."""
+    nul = admin.api("POST", "/api/v1/workflows", data=b'{"name": "a\\u0000b"}',
+                    content_type="application/json")
+    if not database_url.startswith("postgresql"):
+        assert nul.status_code == 201
+        return
+    assert nul.status_code == 422, nul.json
+    assert nul.json["error"]["details"] == {"value": [
+        "A string holds a character the database cannot store (U+0000)."]}
+    with admin.app.app_context():
+        trigger = {"Authorization": f"Bearer {issue_token('t', ['trigger'])[1]}"}
+    workflow = admin.api("POST", "/api/v1/workflows", json={"name": "w"}).json["id"]
+    nan = admin.client.post("/api/v1/trigger", headers=trigger, content_type="application/json",
+                            data=b'{"workflow_id": %d, "input": NaN}' % workflow)
+    assert nan.status_code == 422, nan.json
+    assert "NaN" in nan.json["error"]["details"]["value"][0]
