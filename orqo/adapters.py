@@ -28,6 +28,8 @@ import re
 from marshmallow import Schema
 from marshmallow import ValidationError
 
+from orqo.bodies import InvalidJson
+from orqo.bodies import decode_json
 from orqo.errors import MalformedDelivery
 from orqo.messages import Message
 from orqo.schemas import MessageSchema
@@ -39,6 +41,17 @@ PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 _MESSAGE_SCHEMA = MessageSchema()
+
+
+def load_json(body: bytes | str, what: str = "the body"):
+    """``body`` decoded as JSON, or :class:`~orqo.errors.MalformedDelivery` saying why it is
+    not (a syntax error and where, not UTF-8, nested too deeply, an integer too long), never
+    quoting it. Every adapter reads JSON with this, so that no odd body escapes as an
+    exception (an ``adapter_error``, 503, retried forever)."""
+    try:
+        return decode_json(body)
+    except InvalidJson as exc:
+        raise MalformedDelivery(f"{what} is not valid JSON: {exc}") from None
 
 
 def check_message(message: Message, where: str = "the message") -> Message:

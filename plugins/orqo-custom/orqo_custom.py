@@ -21,7 +21,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 
 import jsonpointer
@@ -35,6 +34,7 @@ from marshmallow import validates
 from orqo import hookimpl
 from orqo.adapters import Adapter
 from orqo.adapters import check_message
+from orqo.adapters import load_json
 from orqo.errors import MalformedDelivery
 from orqo.messages import Attachment
 from orqo.messages import Message
@@ -203,12 +203,7 @@ class CustomAdapter(Adapter):
     def parse(self, request):
         config = request.config
         standard = config.get("mode") == STANDARD_WEBHOOKS
-        try:
-            document = json.loads(request.body)
-        except ValueError as exc:
-            raise MalformedDelivery(f"the body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise MalformedDelivery("the body is not valid JSON: it is nested too deeply") from None
+        document = load_json(request.body)
         if not isinstance(document, dict):
             raise MalformedDelivery("the body must be a JSON object")
         sender = str(_scalar(document, config["sender_pointer"], "sender", True))

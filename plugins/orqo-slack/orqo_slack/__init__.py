@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from urllib.parse import parse_qs
 
@@ -49,6 +48,7 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import load_json
 from orqo.errors import MalformedDelivery
 from orqo.stages import ChallengeResponse
 from orqo.stages import ParseResult
@@ -141,11 +141,7 @@ def read_body(body: bytes) -> tuple[str, dict]:
 
 
 def _json_object(text: str, what: str) -> dict:
-    try:
-        document = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
-        raise MalformedDelivery(f"{what} is not valid JSON: {reason}") from None
+    document = load_json(text, what)
     if not isinstance(document, dict):
         raise MalformedDelivery(f"{what} must be a JSON object")
     return document

@@ -24,7 +24,6 @@ uses it.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 
 from marshmallow import Schema
@@ -34,7 +33,7 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
-from orqo.errors import MalformedDelivery
+from orqo.adapters import load_json
 from orqo.stages import Verdict
 from orqo_telegram.updates import parse_update
 
@@ -129,16 +128,8 @@ class TelegramAdapter(Adapter):
 
     def parse(self, request):
         """Normalise one Update (see :mod:`orqo_telegram.updates`)."""
-        try:
-            update = json.loads(request.body)
-        except json.JSONDecodeError as exc:
-            raise MalformedDelivery(
-                f"the body is not valid JSON: {exc.msg} at character {exc.pos}") from None
-        except UnicodeDecodeError:
-            raise MalformedDelivery("the body is not valid JSON: it is not UTF-8") from None
-        except (ValueError, RecursionError):
-            raise MalformedDelivery("the body is not valid JSON") from None
-        return parse_update(update, self.platform, request.received_at)
+        return parse_update(load_json(request.body), self.platform,
+                            request.received_at)
 
 
 @hookimpl

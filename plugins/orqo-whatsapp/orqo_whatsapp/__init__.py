@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 
 from marshmallow import Schema
@@ -42,6 +41,7 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import load_json
 from orqo.errors import MalformedDelivery
 from orqo.stages import ChallengeResponse
 from orqo.stages import ParseResult
@@ -141,17 +141,7 @@ class WhatsAppAdapter(Adapter):
                 raise MalformedDelivery(
                     f"hub.challenge is longer than {MAX_CHALLENGE} characters")
             return ParseResult(challenge=ChallengeResponse(challenge))
-        try:
-            document = json.loads(request.body)
-        except json.JSONDecodeError as exc:
-            raise MalformedDelivery(
-                f"the body is not valid JSON: {exc.msg} at character {exc.pos}") from None
-        except UnicodeDecodeError:
-            raise MalformedDelivery("the body is not valid JSON: it is not UTF-8") from None
-        except (ValueError, RecursionError):
-            # ValueError: e.g. an integer too long to convert; RecursionError: absurd nesting.
-            raise MalformedDelivery("the body is not valid JSON") from None
-        return parse_notification(document, self.platform, request.config, request.received_at)
+        return parse_notification(load_json(request.body), self.platform, request.config, request.received_at)
 
 
 @hookimpl
