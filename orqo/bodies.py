@@ -5,15 +5,20 @@
   there silently (``LimitedStream.readall``), so a body one byte or 50 MB over the limit would
   be handled as if it ended at the limit. :func:`limit_chunked_body` reads it first, at most
   one byte past the limit, and answers 413 when that byte exists.
+* :func:`decode_json` reads JSON as RFC 8259 defines it, for the API and for adapters alike:
+  anything ``json.loads`` refuses, nesting too deep, an integer of more digits than Python
+  converts, and the non-numbers Python would otherwise take (``NaN``, ``Infinity``, ``1e999``)
+  are :class:`InvalidJson`, never another exception.
 * :func:`parse_json` is how every API endpoint reads JSON (the token URL, the API trigger and
-  every schema-validated body, through :class:`OrqoParser`): anything ``json.loads`` refuses,
-  nests too deeply, writes an integer of more digits than Python converts, or carries a lone
-  surrogate escape is a 422 ``invalid_json``, never a 500.
+  every schema-validated body, through :class:`OrqoParser`): invalid JSON, and strings no
+  database can store (U+0000, a lone surrogate escape), are a 422 ``invalid_json``, the same
+  on SQLite and PostgreSQL, never a 500.
 """
 from __future__ import annotations
 
 import io
 import json
+import math
 import re
 
 from flask import current_app
@@ -25,9 +30,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from orqo.errors import ApiError
 
-# Only a \uD800-\uDFFF escape can put a surrogate in a decoded JSON string (UTF-8 input cannot
-# encode one), so documents without such an escape skip the check.
-SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Only an escape can put U+0000 or a surrogate in a decoded JSON string (a raw control
+# character is invalid JSON, and UTF-8 cannot encode a surrogate), so documents without such
+# an escape skip the walk over their strings.
+UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def limit_chunked_body() -> None:
@@ -58,7 +64,9 @@ def decode_json(raw: bytes | str):
     nesting past the recursion limit, an integer literal of over 4,300 digits. The API reads
     bodies with :func:`parse_json`, adapters with :func:`orqo.adapters.load_json`."""
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_float=_finite_float, parse_constant=_not_a_number)
+    except InvalidJson:
+        raise
     except json.JSONDecodeError as exc:
         raise InvalidJson(f"{exc.msg} at character {exc.pos}") from None
     except UnicodeDecodeError:
@@ -69,19 +77,52 @@ def decode_json(raw: bytes | str):
         raise InvalidJson(str(exc)) from None
 
 
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise InvalidJson("a number is too large to be a finite number")
+    return number
+
+
+def _not_a_number(name: str):
+    raise InvalidJson(f"{name} is not a JSON number")
+
+
+def unstorable_string(document) -> str | None:
+    """Why a string in ``document`` (a key or a value, at any depth) cannot be stored, or None.
+
+    Walked with a stack, not recursion: a document nested as deep as the parser allows must
+    not exhaust the recursion limit here."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "a string holds U+0000, which orqo does not store"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return ("a string holds a lone surrogate escape (\\ud800 to \\udfff), which "
+                        "is not a Unicode character")
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
+
+
 def parse_json(raw: bytes):
     """``raw`` decoded as JSON, or :class:`~orqo.errors.ApiError` 422 ``invalid_json`` saying
-    what is wrong with it (also a lone surrogate escape, which no database can store)."""
+    what is wrong with it, also for a string no database can store (:func:`unstorable_string`).
+    """
     try:
         document = decode_json(raw)
     except InvalidJson as exc:
         raise _invalid(str(exc)) from None
-    if SURROGATE_ESCAPE.search(raw):
-        try:
-            json.dumps(document, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise _invalid("a string holds a lone surrogate escape (\\ud800 to \\udfff), "
-                           "which is not a Unicode character") from None
+    reason = unstorable_string(document) if UNSTORABLE_ESCAPE.search(raw) else None
+    if reason:
+        raise _invalid(reason)
     return document
 
 

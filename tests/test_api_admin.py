@@ -196,21 +196,37 @@ def test_a_valid_surrogate_pair_is_a_character_not_an_error(admin):
     assert response.json["name"] == "ok \U0001F600"
 
 
-def test_a_value_the_database_refuses_is_422_saying_what_kind(admin, database_url):
-    """PostgreSQL cannot store U+0000 in text or NaN in JSON (SQLite stores both); the answer
-    says which kind of value it was, not the value."""
-    nul = admin.api("POST", "/api/v1/workflows", data=b'{"name": "a\\u0000b"}',
-                    content_type="application/json")
-    if not database_url.startswith("postgresql"):
-        assert nul.status_code == 201
-        return
-    assert nul.status_code == 422, nul.json
-    assert nul.json["error"]["details"] == {"value": [
-        "A string holds a character the database cannot store (U+0000)."]}
+def test_values_no_database_stores_are_refused_alike_on_every_database(admin, database_url):
+    """U+0000 in a string and NaN or Infinity as a number: PostgreSQL cannot store them and
+    SQLite could, so the API refuses them on both, before the database sees them."""
     with admin.app.app_context():
         trigger = {"Authorization": f"Bearer {issue_token('t', ['trigger'])[1]}"}
     workflow = admin.api("POST", "/api/v1/workflows", json={"name": "w"}).json["id"]
-    nan = admin.client.post("/api/v1/trigger", headers=trigger, content_type="application/json",
-                            data=b'{"workflow_id": %d, "input": NaN}' % workflow)
-    assert nan.status_code == 422, nan.json
-    assert "NaN" in nan.json["error"]["details"]["value"][0]
+    for path, headers, body, reason in [
+        ("/api/v1/workflows", admin.auth, b'{"name": "a\\u0000b"}', "U+0000"),
+        ("/api/v1/trigger", trigger, b'{"workflow_id": %d, "input": {"\\u0000": 1}}' % workflow,
+         "U+0000"),
+        ("/api/v1/trigger", trigger, b'{"workflow_id": %d, "input": NaN}' % workflow,
+         "NaN is not a JSON number"),
+        ("/api/v1/trigger", trigger, b'{"workflow_id": %d, "input": [1e999]}' % workflow,
+         "too large"),
+    ]:
+        response = admin.client.post(path, data=body, headers=headers,
+                                     content_type="application/json")
+        assert response.status_code == 422, (body, response.json)
+        error = response.json["error"]
+        assert error["code"] == "invalid_json" and reason in error["message"], (body, error)
+    names = [w["name"] for w in admin.api("GET", "/api/v1/workflows").json]
+    assert names == ["w"]
+
+
+def test_a_value_the_database_refuses_is_422_saying_what_kind(admin, database_url):
+    """A value from a query string reaches the database as it is: PostgreSQL refuses U+0000,
+    and the answer says which kind of value it was, not the value (SQLite finds nothing)."""
+    response = admin.api("GET", "/api/v1/contacts?app_id=%00")
+    if not database_url.startswith("postgresql"):
+        assert response.status_code == 200
+        return
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["details"] == {"value": [
+        "A string holds a character the database cannot store (U+0000)."]}

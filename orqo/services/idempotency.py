@@ -24,12 +24,13 @@ MAX_KEY_LENGTH = 255
 
 
 def check_key(key: str | None) -> str | None:
-    """The header's key, or None; 422 for an empty or over-long key."""
+    """The header's key, or None; 422 for an empty or over-long key, or one holding U+0000
+    (which PostgreSQL cannot store: refused on every database alike)."""
     if key is None:
         return None
-    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+    if not key.strip() or len(key) > MAX_KEY_LENGTH or "\x00" in key:
         raise ApiError(422, "validation_error", "The Idempotency-Key header is not valid.",
-                       {"Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} characters."]})
+                       {"Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} characters, not U+0000."]})
     return key
 
 
