@@ -1,6 +1,10 @@
 """Fixtures for orqo's own tests (``make_app``, ``harness``, ``database_url`` come from
 :mod:`orqo.testing`, the pytest plugin orqo ships for adapter authors)."""
+from datetime import datetime
+from datetime import timezone
+
 import pytest
+import time_machine
 
 from orqo.testing import Harness
 from tests.plugins import fake_adapter
@@ -32,3 +36,12 @@ def fake(app):
     harness.ada = harness.add_contact({harness.app_id: "ada"})
     harness.headers = {"X-Fake-Token": TOKEN}
     return harness
+
+
+@pytest.fixture
+def clock():
+    """The clock, ticking from now, that a test moves on with ``clock.shift(seconds)`` to pass
+    a lease or a grace period, instead of a short one and a sleep: a busy machine can take
+    longer than a short lease between two requests that must both fall inside it."""
+    with time_machine.travel(datetime.now(timezone.utc), tick=True) as traveller:
+        yield traveller

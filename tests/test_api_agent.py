@@ -113,11 +113,11 @@ def test_non_json_body_is_a_clear_4xx(agent):
     assert "error" in response.json
 
 
-def test_claim_ack_and_lease_expiry(agent):
+def test_claim_ack_and_lease_expiry(agent, clock):
     for i in range(3):
         send(agent, f"m{i}", text=f"question {i}")
     first = agent.client.post("/api/v1/doorkeeper/claims", headers=agent.auth,
-                              json={"claimant": "agent-a", "limit": 2, "lease_seconds": 0.2}).json
+                              json={"claimant": "agent-a", "limit": 2, "lease_seconds": 20}).json
     assert [m["message"]["text"] for m in first["messages"]] == ["question 0", "question 1"]
     second = agent.client.post("/api/v1/doorkeeper/claims", headers=agent.auth,
                                json={"claimant": "agent-b", "limit": 10, "lease_seconds": 30}).json
@@ -125,7 +125,7 @@ def test_claim_ack_and_lease_expiry(agent):
     acked = agent.client.post("/api/v1/doorkeeper/acks", headers=agent.auth, json={
         "claim_token": first["claim_token"], "entry_ids": [first["messages"][0]["entry_id"]]}).json
     assert acked == {"acked": [first["messages"][0]["entry_id"]], "rejected": []}
-    time.sleep(0.3)  # the lease on "question 1" runs out unacknowledged
+    clock.shift(21)  # the lease on "question 1" runs out unacknowledged
     third = agent.client.post("/api/v1/doorkeeper/claims", headers=agent.auth,
                               json={"claimant": "agent-c", "lease_seconds": 30}).json
     assert [m["message"]["text"] for m in third["messages"]] == ["question 1"]

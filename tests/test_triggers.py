@@ -1,6 +1,5 @@
 """Workflow triggers: token URLs, the API trigger, idempotency, rate limits, runs, App Events."""
 import json
-import time
 
 import pytest
 
@@ -95,14 +94,14 @@ def test_body_over_the_limit_is_413(make_app):
     assert response.status_code == 413
 
 
-def test_rotation_keeps_the_old_url_until_its_time(wf):
+def test_rotation_keeps_the_old_url_until_its_time(wf, clock):
     result = wf.app.test_cli_runner().invoke(args=["triggers", "rotate", str(wf.trigger_id),
-                                                   "--keep-old-for", "0.3"])
+                                                   "--keep-old-for", "60"])
     new_hook = json.loads(result.output)["url_path"]
     assert new_hook != wf.hook
     assert wf.client.post(wf.hook, json={}).status_code == 201
     assert wf.client.post(new_hook, json={}).status_code == 201
-    time.sleep(0.4)
+    clock.shift(61)
     assert wf.client.post(wf.hook, json={}).status_code == 404
     assert wf.client.post(new_hook, json={}).status_code == 201
 
@@ -184,11 +183,11 @@ def test_rate_limit_is_429_with_retry_after(make_app):
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
 
 
-def test_executor_claims_runs_with_a_lease_and_reports_progress(wf):
+def test_executor_claims_runs_with_a_lease_and_reports_progress(wf, clock):
     for n in range(2):
         wf.client.post(wf.hook, json={"n": n})
     claim = wf.client.post("/api/v1/runs/claims", headers=wf.agent_auth,
-                           json={"claimant": "executor-1", "lease_seconds": 0.3}).json
+                           json={"claimant": "executor-1", "lease_seconds": 20}).json
     assert [r["input"]["n"] for r in claim["runs"]] == [0, 1]
     first, second = (r["id"] for r in claim["runs"])
     report = lambda run_id, status, token=claim["claim_token"]: wf.client.post(  # noqa: E731
@@ -197,7 +196,7 @@ def test_executor_claims_runs_with_a_lease_and_reports_progress(wf):
     assert report(first, "started").json["status"] == "started"
     assert report(first, "succeeded").json["status"] == "succeeded"
     assert report(first, "failed").status_code == 409  # already ended
-    time.sleep(0.4)  # the second run's lease ends without a report
+    clock.shift(21)  # the second run's lease ends without a report
     again = wf.client.post("/api/v1/runs/claims", headers=wf.agent_auth,
                            json={"claimant": "executor-2"}).json
     assert [r["id"] for r in again["runs"]] == [second]
