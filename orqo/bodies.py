@@ -29,6 +29,7 @@ from webargs.flaskparser import is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from orqo.errors import ApiError
+from orqo.schemas import UNSTORABLE_CHARACTERS
 
 # Only an escape can put U+0000 or a surrogate in a decoded JSON string (a raw control
 # character is invalid JSON, and UTF-8 cannot encode a surrogate), so documents without such
@@ -97,11 +98,10 @@ def unstorable_string(document) -> str | None:
     while stack:
         value = stack.pop()
         if isinstance(value, str):
-            if "\x00" in value:
+            found = UNSTORABLE_CHARACTERS.search(value)
+            if found and found.group() == "\x00":
                 return "a string holds U+0000, which orqo does not store"
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
+            if found:
                 return ("a string holds a lone surrogate escape (\\ud800 to \\udfff), which "
                         "is not a Unicode character")
         elif isinstance(value, dict):

@@ -96,8 +96,6 @@ UNSTORABLE = {
     "22003": NUMBER_OUT_OF_RANGE,
     "22021": NUL_IN_TEXT,
     "22P05": NUL_IN_TEXT,
-    "22P02": "A value is not valid for its type (JSON numbers must be finite: no NaN or "
-             "Infinity).",
 }
 
 

@@ -28,12 +28,12 @@ from orqo.stages import Verdict
 _ID = validate.Length(min=1, max=512)
 # NUL cannot be stored by PostgreSQL and lone surrogates cannot be encoded as UTF-8; a platform
 # may still send either (JSON escapes allow both), so they become U+FFFD instead of a 500.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 
 
 def clean_text(value: str) -> str:
     """``value`` with characters no database can store replaced by U+FFFD."""
-    return _UNSTORABLE.sub("\ufffd", value)
+    return UNSTORABLE_CHARACTERS.sub("\ufffd", value)
 
 
 def clean_json(value):

@@ -59,6 +59,7 @@ import dataclasses
 import math
 import re
 
+from orqo.bodies import unstorable_string
 from orqo.errors import MalformedDelivery
 from orqo.messages import Attachment
 from orqo.messages import Message
@@ -71,8 +72,6 @@ MESSAGE_UPDATES = {"message": "message", "edited_message": "edit",
 _MAX_ID = 512  # orqo's limit on ids and stored names
 # Telegram's ids and dates fit in 64 bits; the bound keeps every id we build short.
 _MAX_INT = 2 ** 63
-# Neither can be stored as text by PostgreSQL (NUL) or encoded as UTF-8 (lone surrogates).
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 # Field names echoed in reasons and meta: only names Telegram could use.
 _FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 
@@ -86,16 +85,6 @@ def _integer(parent: dict, key: str, where: str) -> int:
     if not -_MAX_INT < value < _MAX_INT:
         raise MalformedDelivery(f"{where}.{key} is out of range")
     return value
-
-
-def _storable(value) -> bool:
-    if isinstance(value, str):
-        return not _UNSTORABLE.search(value)
-    if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_storable(item) for item in value)
-    return True
 
 
 def _object(parent: dict, key: str, where: str, required=False) -> dict | None:
@@ -338,7 +327,7 @@ def parse_update(update, platform: str, received_at: float) -> ParseResult:
     meta = {"update_id": update_id, "update_type": update_type}
     if isinstance(outcome, str):
         return ParseResult(messages=[], reason=outcome, meta=meta)
-    if not _storable(dataclasses.asdict(outcome)):
+    if unstorable_string(dataclasses.asdict(outcome)):
         raise MalformedDelivery(f"the {update_type} contains a NUL character or an unpaired "
                                 "surrogate, which Telegram never sends")
     return ParseResult(messages=[outcome], meta=meta)
