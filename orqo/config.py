@@ -12,6 +12,13 @@ DEFAULTS = {
     "SQLALCHEMY_DATABASE_URI": "sqlite:///orqo.sqlite3",
     # Overrides SQLALCHEMY_DATABASE_URI when set (ORQO_DATABASE_URL=postgresql://...).
     "DATABASE_URL": None,
+    # SQLite's durability: "NORMAL" (a commit survives a crashed or killed orqo; a crash of the
+    # machine can lose the last ones) or "FULL" (survives power loss, at about two thirds of the
+    # throughput). See docs/reliability.md. PostgreSQL keeps its own settings.
+    "SQLITE_SYNCHRONOUS": "NORMAL",
+    # Seconds a worker serves Apps from its memory before checking they are still current: an
+    # App update or credential rotation takes effect on every worker within this time.
+    "APP_CACHE_SECONDS": 0.5,
     # Seconds to wait for a database connection before answering 503.
     "DATABASE_CONNECT_TIMEOUT": 3,
     # Largest accepted request body, in bytes (413 above it). Meta sends up to 3 MB.

@@ -5,7 +5,6 @@ import os
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 
@@ -30,10 +29,12 @@ def normalise_database_url(url: str) -> str:
 
 
 def engine_options(url: str, connect_timeout: int) -> dict:
-    """Engine options per backend: pre-ping and a short connect timeout, so an outage fails fast."""
+    """Engine options per backend: on PostgreSQL pre-ping and a short connect timeout, so an
+    outage fails fast; on SQLite the connection class of :mod:`orqo.sqlite`."""
     if make_url(url).get_backend_name() == "sqlite":
-        # Writers wait for each other instead of failing at once.
-        return {"connect_args": {"timeout": 30}}
+        from orqo.sqlite import connect_args
+
+        return {"connect_args": connect_args(url)}
     return {
         "pool_pre_ping": True,
         "pool_size": 5,
@@ -43,34 +44,10 @@ def engine_options(url: str, connect_timeout: int) -> dict:
     }
 
 
-def init_sqlite_engine(engine) -> None:
-    """Make SQLite safe for several gunicorn workers.
-
-    WAL lets readers run beside a writer; ``BEGIN IMMEDIATE`` takes the write lock when a
-    transaction starts, so two workers never both read and then fail to upgrade their lock
-    (SQLite does not retry that case, it fails with "database is locked").
-    """
-    if engine.dialect.name != "sqlite":
-        return
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
-        cursor = dbapi_connection.cursor()
-        if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def dialect_insert(table):
-    """An INSERT for ``table`` that knows the current database's ON CONFLICT clauses."""
-    if db.session.get_bind().dialect.name == "postgresql":
+def dialect_insert(table, dialect: str | None = None):
+    """An INSERT for ``table`` that knows the database's ON CONFLICT clauses (``dialect``
+    names it; by default the one of the current session)."""
+    if (dialect or db.session.get_bind().dialect.name) == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -1,7 +1,7 @@
 """The database tables, one module per part of the product; import them from here.
 
-* :mod:`orqo.models.apps`: Apps, Contacts, Contact Channels;
-* :mod:`orqo.models.ledger`: deliveries, their messages, dedupe claims;
+* :mod:`orqo.models.apps`: Apps, Contacts, Contact Channels, and the revision counters;
+* :mod:`orqo.models.ledger`: deliveries and their messages;
 * :mod:`orqo.models.routing`: waitboxes, Doorkeeper conversations, sessions and entries;
 * :mod:`orqo.models.tokens`: API tokens;
 * :mod:`orqo.models.workflows`: workflows, runs, triggers, idempotency keys, rate counters;
@@ -11,13 +11,13 @@
 from orqo.models.apps import App
 from orqo.models.apps import Contact
 from orqo.models.apps import ContactChannel
+from orqo.models.apps import Revision
 from orqo.models.base import BigId
 from orqo.models.base import as_utc
 from orqo.models.base import new_app_id
 from orqo.models.base import utcnow
 from orqo.models.ledger import DELIVERY_OUTCOMES
 from orqo.models.ledger import MESSAGE_OUTCOMES
-from orqo.models.ledger import DedupeClaim
 from orqo.models.ledger import Delivery
 from orqo.models.ledger import MessageRecord
 from orqo.models.outbox import PushAttempt
@@ -41,6 +41,6 @@ __all__ = [
     "Workflow", "WorkflowRun",
     "ApiToken", "ConversationSession", "ENTRY_STATUSES", "PushAttempt", "PushDelivery",
     "App", "BigId", "Contact", "ContactChannel", "Conversation", "ConversationEntry",
-    "DELIVERY_OUTCOMES", "DedupeClaim", "Delivery", "MESSAGE_OUTCOMES", "MessageRecord",
-    "Waitbox", "as_utc", "new_app_id", "utcnow",
+    "DELIVERY_OUTCOMES", "Delivery", "MESSAGE_OUTCOMES", "MessageRecord",
+    "Revision", "Waitbox", "as_utc", "new_app_id", "utcnow",
 ]

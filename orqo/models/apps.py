@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON
+from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
@@ -15,7 +16,6 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from orqo.extensions import db
-from orqo.models.base import as_utc
 from orqo.models.base import new_app_id
 from orqo.models.base import utcnow
 
@@ -38,13 +38,6 @@ class App(db.Model):
         DateTime(timezone=True), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    def credentials_still_accepted(self, now: datetime) -> list[dict]:
-        """The previous credentials, while their grace period lasts."""
-        until = as_utc(self.previous_credentials_until)
-        if self.previous_credentials and until is not None and until > now:
-            return [dict(self.previous_credentials)]
-        return []
 
 
 class Contact(db.Model):
@@ -74,3 +67,14 @@ class ContactChannel(db.Model):
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
     sender_id: Mapped[str] = mapped_column(String(512))
     contact: Mapped[Contact] = relationship(back_populates="channels")
+
+
+class Revision(db.Model):
+    """A counter per kind of row that workers cache (``apps``): every change to such a row
+    raises it in the same transaction, so each worker, on any host, sees that its copy is old
+    (:mod:`orqo.app_cache`)."""
+
+    __tablename__ = "revisions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

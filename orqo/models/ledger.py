@@ -1,16 +1,18 @@
-"""The ledger: deliveries, their messages, and the dedupe claims."""
+"""The ledger: deliveries and their messages (whose unique claim key is the dedupe)."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import JSON
 from sqlalchemy import DateTime
+from sqlalchemy import Boolean
 from sqlalchemy import Float
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -48,10 +50,21 @@ class Delivery(db.Model):
 
 
 class MessageRecord(db.Model):
-    """The ledger's record of one normalised message of a delivery, and what became of it."""
+    """The ledger's record of one normalised message of a delivery, and what became of it.
+
+    ``claimed`` marks the one message of an (App, dedupe key) that was taken for routing
+    (``routed`` or ``no_route``): a partial unique index allows one claimed row per key, which
+    is what makes routing happen exactly once however many copies race in however many workers
+    and hosts. Duplicates, unknown senders and throttled messages are stored unclaimed.
+    """
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_app_dedupe", "app_id", "dedupe_key"),)
+    __table_args__ = (
+        Index("uq_messages_claim", "app_id", "dedupe_key", unique=True,
+              sqlite_where=sql_text("claimed"), postgresql_where=sql_text("claimed")),
+        # A Contact's recent messages (the per-sender limit), and ON DELETE SET NULL.
+        Index("ix_messages_contact_created", "contact_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(
@@ -76,6 +89,7 @@ class MessageRecord(db.Model):
         ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True
     )
     outcome: Mapped[str] = mapped_column(String(32))
+    claimed: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(Text, default="")
     handler: Mapped[str | None] = mapped_column(String(64), nullable=True)
     handler_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
@@ -121,17 +135,3 @@ class MessageRecord(db.Model):
             attachments=[Attachment(**item) for item in self.attachments or ()],
             extra=self.extra or {},
         )
-
-
-class DedupeClaim(db.Model):
-    """The first message stored under an (App, dedupe key): the constraint that makes routing
-    happen exactly once, however many copies race in however many workers."""
-
-    __tablename__ = "dedupe_claims"
-
-    app_id: Mapped[str] = mapped_column(
-        ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True
-    )
-    dedupe_key: Mapped[str] = mapped_column(String(512), primary_key=True)
-    message_id: Mapped[int] = mapped_column(BigId)
-    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
