@@ -36,8 +36,8 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     from orqo.extensions import db
     from orqo.extensions import migrate
     from orqo.extensions import engine_options
-    from orqo.extensions import init_sqlite_engine
     from orqo.extensions import normalise_database_url
+    from orqo.handlers import check_handlers
     from orqo.plugins import PluginState
     from orqo.plugins import collect_adapters
     from orqo.plugins import make_plugin_manager
@@ -70,13 +70,23 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     # Batch mode: SQLite can only change a table by copying it.
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     with app.app_context():
-        init_sqlite_engine(db.engine)
+        if db.engine.dialect.name == "sqlite":
+            from orqo import sqlite
+
+            synchronous = str(app.config["SQLITE_SYNCHRONOUS"]).upper()
+            if synchronous not in sqlite.SYNCHRONOUS_MODES:
+                from orqo.errors import ConfigError
+
+                raise ConfigError(f"SQLITE_SYNCHRONOUS must be one of "
+                                  f"{', '.join(sqlite.SYNCHRONOUS_MODES)}, not {synchronous!r}")
+            sqlite.init_engine(db.engine, synchronous)
 
     pm = make_plugin_manager(
         load_entrypoints=app.config["LOAD_ENTRYPOINTS"],
         blocked=as_name_list(app.config["DISABLED_PLUGINS"]),
         plugins=plugins,
     )
+    check_handlers(pm)
     adapters, adapter_plugins = collect_adapters(pm)
     app.extensions["orqo"] = PluginState(pm=pm, adapters=adapters, adapter_plugins=adapter_plugins)
 
@@ -89,7 +99,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     logs.init_app(app)
     errors.init_app(app)
     app.before_request(bodies.limit_chunked_body)
-    webhooks.init_app(app)
+    webhooks.init_app(app, pm, adapters)
     health.init_app(app)
     metrics.init_app(app)
     api.init_app(app)

@@ -36,6 +36,8 @@ from orqo import __version__
 from orqo.errors import MalformedDelivery
 from orqo.errors import UnknownPlatform
 from orqo.errors import error_response
+from orqo.messages import NotAMessage
+from orqo.messages import check_message
 from orqo.plugins import collect_adapters
 from orqo.plugins import make_plugin_manager
 from orqo.schemas import ParseResultSchema
@@ -163,9 +165,14 @@ def create_adapter_app(platform: str, *, load_entrypoints: bool = True, plugins=
             return error_response(400, "malformed", str(exc))
         if not isinstance(result, ParseResult):
             raise TypeError(f"parse returned {type(result).__name__}, not a ParseResult")
-        # The same check orqo makes of in-process adapters (orqo.dispatch.parse_delivery).
-        checked = ParseResultSchema().load(dataclasses.asdict(result))
-        return jsonify(ParseResultSchema().dump(checked))
+        # The check the pipeline makes of every adapter's messages (the same limits).
+        try:
+            for message in result.messages:
+                check_message(message)
+        except NotAMessage as exc:
+            return error_response(400, "malformed",
+                                  f"the message does not fit orqo's message format: {exc}")
+        return jsonify(ParseResultSchema().dump(result))
 
     @app.errorhandler(BadStageRequest)
     def _bad_request(exc: BadStageRequest):

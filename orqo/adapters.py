@@ -22,7 +22,6 @@ A plugin provides adapters through the ``register_adapters`` hook::
 from __future__ import annotations
 
 import abc
-import dataclasses
 import re
 
 from marshmallow import Schema
@@ -31,16 +30,11 @@ from marshmallow import ValidationError
 from orqo.bodies import InvalidJson
 from orqo.bodies import decode_json
 from orqo.errors import MalformedDelivery
-from orqo.messages import Message
-from orqo.schemas import MessageSchema
 from orqo.stages import ParseResult
 from orqo.stages import StageRequest
 from orqo.stages import Verdict
 
 PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-
-
-_MESSAGE_SCHEMA = MessageSchema()
 
 
 def load_json(body: bytes | str, what: str = "the body"):
@@ -52,37 +46,6 @@ def load_json(body: bytes | str, what: str = "the body"):
         return decode_json(body)
     except InvalidJson as exc:
         raise MalformedDelivery(f"{what} is not valid JSON: {exc}") from None
-
-
-def check_message(message: Message, where: str = "the message") -> Message:
-    """``message`` unchanged once it fits orqo's normalised message format
-    (:class:`orqo.schemas.MessageSchema`); otherwise :class:`~orqo.errors.MalformedDelivery`
-    naming the fields that do not fit (never their values).
-
-    An adapter that copies values from the sender's body into a :class:`~orqo.messages.Message`
-    calls this before returning it, so that a value past orqo's limits (an id over 512
-    characters, an unknown attachment kind, a ``sent_at`` that is not finite) is answered as
-    the sender's error, 400, rather than as the adapter's, which orqo answers 503 for the
-    sender to retry forever.
-    """
-    try:
-        _MESSAGE_SCHEMA.load(dataclasses.asdict(message))
-    except ValidationError as exc:
-        raise MalformedDelivery(
-            f"{where} does not fit orqo's message format: {_fields(exc.messages)}") from None
-    return message
-
-
-def _fields(messages, prefix: str = "") -> str:
-    """marshmallow's error messages as ``field: reason`` pairs, nested fields dotted."""
-    parts = []
-    for key, value in sorted(messages.items(), key=lambda item: str(item[0])):
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            parts.append(_fields(value, f"{name}."))
-        else:
-            parts.append(f"{name}: {' '.join(str(v) for v in value)}")
-    return "; ".join(parts)
 
 
 class NoSettings(Schema):
@@ -148,7 +111,5 @@ class Adapter(abc.ABC):
             except Exception as exc:  # marshmallow.ValidationError, or a schema's own bug
                 errors[key] = getattr(exc, "messages", str(exc))
         if errors:
-            from marshmallow import ValidationError
-
             raise ValidationError(errors)
         return loaded["credentials"], loaded["config"]

@@ -29,7 +29,7 @@ from webargs.flaskparser import is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from orqo.errors import ApiError
-from orqo.schemas import UNSTORABLE_CHARACTERS
+from orqo.messages import UNSTORABLE_CHARACTERS
 
 # Only an escape can put U+0000 or a surrogate in a decoded JSON string (a raw control
 # character is invalid JSON, and UTF-8 cannot encode a surrogate), so documents without such
@@ -44,10 +44,10 @@ def limit_chunked_body() -> None:
     and handed on as an ordinary in-memory stream, so the view reads it as usual.
     """
     environ = request.environ
+    if environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
+        return  # a body of known length: werkzeug enforces the limit itself
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit is None or environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
-        return
-    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
+    if limit is None or environ.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
         return
     body = environ["wsgi.input"].read(limit + 1)
     if len(body) > limit:
@@ -65,7 +65,9 @@ def decode_json(raw: bytes | str):
     nesting past the recursion limit, an integer literal of over 4,300 digits. The API reads
     bodies with :func:`parse_json`, adapters with :func:`orqo.adapters.load_json`."""
     try:
-        return json.loads(raw, parse_float=_finite_float, parse_constant=_not_a_number)
+        if isinstance(raw, (bytes, bytearray)):
+            raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        return _DECODER.decode(raw)
     except InvalidJson:
         raise
     except json.JSONDecodeError as exc:
@@ -87,6 +89,9 @@ def _finite_float(text: str) -> float:
 
 def _not_a_number(name: str):
     raise InvalidJson(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_not_a_number)
 
 
 def unstorable_string(document) -> str | None:

@@ -6,7 +6,9 @@ specs below. The hooks fall into three phases:
 * registration: called once when an app is created, to collect what is fixed at startup;
 * lifecycle: called once the app is fully set up;
 * per delivery and per message: called on the request path. These must be cheap and must not
-  raise; orqo still guards every call and reports a failure with the plugin's name.
+  raise; orqo still guards every call and reports a failure with the plugin's name. The App's
+  own adapter is called directly for verify and parse (:class:`orqo.adapters.Adapter`); the
+  two stage hooks are how other plugins take part in those stages.
 
 The data a stage receives and returns (``StageRequest``, ``Verdict``, ``ParseResult``,
 ``Message``) is defined once in :mod:`orqo.stages` and :mod:`orqo.messages`, as plain data
@@ -24,9 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover - types only, no import-time cost
     from flask import Flask
 
     from orqo.adapters import Adapter
-    from orqo.messages import Message
-    from orqo.models import MessageRecord
+    from orqo.handlers import Context
     from orqo.handlers import Route
+    from orqo.messages import Message
     from orqo.stages import ParseResult
     from orqo.stages import StageRequest
     from orqo.stages import Verdict
@@ -81,21 +83,22 @@ def startup(app: Flask) -> None:
 
 @hookspec
 def verify_webhook(request: StageRequest, adapter: Adapter) -> Verdict | None:
-    """Decide whether a delivery is genuine, before anything in it is parsed.
+    """Veto a delivery the App's adapter accepted (an allow-list, say), or only look at it.
 
-    Called once per delivery to ``/api/v1/webhooks/<app_id>`` (POST and GET), after the App is
-    found and its raw body read, before the parse stage. Every implementation is called.
+    Called through pluggy once per delivery to ``/api/v1/webhooks/<app_id>`` (POST and GET)
+    that the App's own adapter accepted (:meth:`orqo.adapters.Adapter.verify`, with the
+    previous credentials during a rotation's grace period), before anything in it is parsed.
+    Every implementation is called; hook wrappers wrap the call.
 
     :param request: the delivery as plain data: method, path, query, headers, the **raw body
         bytes**, and the App's credentials and config (:class:`orqo.stages.StageRequest`).
-    :param adapter: the App's own adapter. orqo's built-in stage plugin answers for it by
-        calling ``adapter.verify(request)``.
+    :param adapter: the App's adapter, which has accepted the delivery.
 
-    Return a :class:`orqo.stages.Verdict` or ``None`` (no opinion). The delivery passes only
-    when the App's own adapter accepted it and no implementation rejected it: any other plugin
-    (an allow-list, say) can veto a delivery with ``Verdict.reject(reason)`` but cannot accept
-    one on an adapter's behalf; its acceptances are ignored. A rejection answers the platform
-    with the verdict's status (401 unless said otherwise) and nothing is parsed or routed.
+    Return ``Verdict.reject(reason, status=4xx)`` to refuse the delivery, or ``None``. A plugin
+    cannot accept a delivery its adapter rejected (it is not asked), and an acceptance from it
+    changes nothing. A rejection answers the platform with the verdict's status (401 unless
+    said otherwise), records the delivery ``rejected_signature`` with the reason, and nothing
+    is parsed or routed.
 
     Must be cheap and must not raise. If it raises anyway, the delivery is recorded as
     ``adapter_error`` naming this plugin and answered 503 so the platform retries.
@@ -104,24 +107,21 @@ def verify_webhook(request: StageRequest, adapter: Adapter) -> Verdict | None:
 
 @hookspec
 def parse_webhook(request: StageRequest, adapter: Adapter) -> ParseResult | None:
-    """Normalise a verified delivery into messages, or into a challenge response.
+    """Look at a verified delivery after the App's adapter has parsed it.
 
-    Called once per delivery that passed the verify stage. Every implementation is called.
+    Called through pluggy once per delivery that passed the verify stage, right after
+    :meth:`orqo.adapters.Adapter.parse` returned. Every implementation is called.
 
     :param request: the same :class:`orqo.stages.StageRequest` the verify stage saw.
-    :param adapter: the App's own adapter. orqo's built-in stage plugin answers for it by
-        calling ``adapter.parse(request)``.
+    :param adapter: the App's adapter, whose parse result counts.
 
-    Return a :class:`orqo.stages.ParseResult` or ``None``. Only the App's own adapter decides
-    the parse: other plugins may observe the delivery here but must return ``None``; a result
-    from any other plugin is logged and ignored. A result with a ``challenge`` is echoed to the
-    platform and processing stops; otherwise each message in ``messages`` is gated, deduplicated
-    and routed on its own, and an empty list is recorded as ``ignored`` with the result's
-    ``reason``.
+    Return ``None``. Only the App's own adapter parses: a result from a plugin is logged and
+    ignored. Whatever the adapter returned is then checked once against the normalised message
+    format (:func:`orqo.messages.check_message`, the same limits for every adapter): a message
+    that does not fit is answered 400 and recorded ``malformed``.
 
-    Must be cheap. Raise :class:`orqo.errors.MalformedDelivery` for a body the platform could
-    not have meant (answered 400, recorded ``malformed``); any other exception is recorded as
-    ``adapter_error`` naming this plugin and answered 503.
+    Must be cheap and must not raise; an exception is recorded as ``adapter_error`` naming
+    this plugin and answered 503.
     """
 
 
@@ -131,29 +131,36 @@ def parse_webhook(request: StageRequest, adapter: Adapter) -> ParseResult | None
 
 
 @hookspec(firstresult=True)
-def route_message(
-    app: Flask, message: Message, record: MessageRecord, contact_id: int
-) -> Route | None:
-    """Hand one message from a registered Contact to the handler that should take it.
+def route_message(app: Flask, message: Message, context: Context) -> Route | None:
+    """Decide which handler takes one message from a registered Contact. Handlers decide;
+    orqo writes.
 
-    Called once per new (not duplicate) message from a registered Contact, inside the
-    delivery's database transaction, so everything a handler writes through
-    ``orqo.extensions.db.session`` commits together with the ledger before the platform gets its
-    2xx, or not at all. Stops at first non-None result.
+    Called once per new message from a registered Contact (not a duplicate, not throttled),
+    after orqo has read, in one statement, what routing needs: the :class:`Context` holds the
+    Contact, the open waitbox this message would answer, and the Doorkeeper conversation of its
+    chat. Implementations are called one by one in hook order (the waitbox handler first, then
+    installed handlers, the App Event handler, Doorkeeper last). Stops at first non-None result.
 
     :param app: the Flask application.
-    :param message: the normalised :class:`orqo.messages.Message`.
-    :param record: the ledger row of this message (:class:`orqo.models.MessageRecord`), already
-        flushed, so ``record.id`` and ``record.app_id`` can be referenced.
-    :param contact_id: the id of the Contact that sent it.
+    :param message: the normalised :class:`orqo.messages.Message`, already checked.
+    :param context: the :class:`orqo.handlers.Context`: ``app`` (the cached App: its config,
+        ``route_to_doorkeeper``, the App Event triggers of its workflows), ``contact_id``,
+        ``waitbox_id`` and ``waitbox_reference``, ``conversation_id`` and ``session_id``.
 
-    Return a :class:`orqo.handlers.Route` naming the handler (``waitbox``, ``doorkeeper``, ...)
-    and what took the message, or ``None`` to let the next handler try. The built-in waitbox
-    handler runs first (``tryfirst``) and takes the message when a waitbox is waiting for this
-    Contact; for an App with "route to Doorkeeper" off, the built-in App Event handler answers
-    next (runs started, or ``Route(..., outcome="no_route")``); Doorkeeper is the ``trylast``
-    fallback and always answers.
+    Return a :class:`orqo.handlers.Route`, or ``None`` to let the next handler decide. The
+    Route names the handler and says what orqo is to write with the message, in the delivery's
+    one short transaction, before the platform gets its 2xx: the waitbox it answers
+    (``waitbox_id``; taken only if it is still waiting, else the message is routed again), a
+    Doorkeeper conversation entry (``entry``), workflow runs to start (``runs``), or nothing
+    more than the ledger's ``handler``, ``ref`` and the push's ``details`` (a third-party
+    handler whose own work happens when the push reaches it). A handler does not write to the
+    database itself, and should not read from it: the one read has happened; keep what you
+    need in memory, as orqo's App cache does. The built-in waitbox handler runs first
+    (``tryfirst``); for an App with "route to Doorkeeper" off, the built-in App Event handler
+    answers next (runs, or ``outcome="no_route"``); Doorkeeper is the ``trylast`` fallback and
+    always answers.
 
-    Must not raise. A handler that raises anyway has its writes rolled back, is logged with its
-    plugin's name and skipped; the next handler gets the message.
+    Must not raise. A handler that raises, or answers something orqo cannot store, is logged
+    with its plugin's name and skipped; the next handler gets the message. Hook wrappers are
+    refused at startup (handlers are called one by one so that one failing is skipped).
     """

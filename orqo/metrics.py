@@ -26,9 +26,9 @@ DELIVERIES = Counter("orqo_deliveries_total", "Webhook deliveries by App and out
                      ["app_id", "outcome"])
 MESSAGES = Counter("orqo_messages_total", "Messages by App, outcome and handler.",
                    ["app_id", "outcome", "handler"])
-STAGE_SECONDS = Histogram("orqo_stage_seconds", "Time spent in each stage of a delivery.",
-                          ["stage"], buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5,
-                                              1, 2.5, 5))
+DELIVERY_SECONDS = Histogram("orqo_delivery_seconds",
+                             "Time from receiving a webhook delivery to answering it.",
+                             buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
 
 
 class QueueDepthCollector:
@@ -67,7 +67,7 @@ def init_app(app):
             multiprocess.MultiProcessCollector(registry)
         else:
             registry = CollectorRegistry()
-            for collector in (DELIVERIES, MESSAGES, STAGE_SECONDS):
+            for collector in (DELIVERIES, MESSAGES, DELIVERY_SECONDS):
                 registry.register(collector)
         registry.register(QueueDepthCollector(app))
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

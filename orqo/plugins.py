@@ -2,7 +2,9 @@
 
 Core fallbacks (:data:`DEFAULT_PLUGINS`) are imported; every adapter, first-party ones
 included, arrives through the ``orqo`` entry-point group. Each app builds its own manager in
-``create_app()``; application code calls the functions here, never ``pm.hook`` directly.
+``create_app()``. Hooks are called through pluggy (``pm.hook.<name>``), so hook wrappers and
+``ORQO_TRACE_PLUGINS``-style tracing see them, except ``route_message``, whose handlers
+:func:`orqo.handlers.choose_route` calls one by one so that a failing one is skipped.
 """
 from __future__ import annotations
 
@@ -21,12 +23,8 @@ from orqo.errors import PluginError
 
 logger = logging.getLogger(__name__)
 
-#: The built-in plugin that answers the verify and parse stages for the App's own adapter.
-ADAPTER_STAGE_PLUGIN = "orqo.default_plugins.adapter_stages"
-
 #: Built-in plugins, registered under their dotted names. They cannot be blocked.
 DEFAULT_PLUGINS = (
-    ADAPTER_STAGE_PLUGIN,
     "orqo.default_plugins.waitbox",
     "orqo.default_plugins.app_events",
     "orqo.default_plugins.doorkeeper",
@@ -78,33 +76,23 @@ def make_plugin_manager(*, load_entrypoints=True, blocked=(), plugins=()) -> plu
     return pm
 
 
-def hook_calls(caller: pluggy.HookCaller, **kwargs):
-    """Yield ``(plugin_name, call)`` for each implementation of a hook, in pluggy's order.
+def failing_plugin(caller: pluggy.HookCaller, exc: BaseException) -> str:
+    """The name of the plugin whose implementation of ``caller``'s hook raised ``exc``.
 
-    Calling implementations one by one lets orqo know which plugin gave which answer and guard
-    each call on its own (pluggy stops a hook loop at the first exception). Each ``call()``
-    raises :class:`PluginError` naming the plugin if the implementation raises.
+    pluggy stops a hook call at the first exception without saying whose it was; the
+    innermost frame of the traceback that runs an implementation tells.
     """
-    for impl in reversed(caller.get_hookimpls()):
-        args = [kwargs[name] for name in impl.argnames]
-
-        def call(impl=impl, args=args):
-            try:
-                return impl.function(*args)
-            except Exception as exc:
-                raise PluginError(impl.plugin_name, caller.name, exc) from exc
-
-        yield impl.plugin_name, call
-
-
-def call_each(caller: pluggy.HookCaller, **kwargs) -> list[tuple[str, object]]:
-    """Call every implementation of a hook; return the non-None answers with plugin names."""
-    results = []
-    for plugin_name, call in hook_calls(caller, **kwargs):
-        result = call()
-        if result is not None:
-            results.append((plugin_name, result))
-    return results
+    codes = {}
+    for impl in caller.get_hookimpls():
+        function = getattr(impl.function, "__func__", impl.function)
+        code = getattr(function, "__code__", None)
+        if code is not None:
+            codes[code] = impl.plugin_name
+    name, frame = "an unknown plugin", exc.__traceback__
+    while frame is not None:
+        name = codes.get(frame.tb_frame.f_code, name)
+        frame = frame.tb_next
+    return name
 
 
 def collect_adapters(pm: pluggy.PluginManager) -> tuple[dict[str, Adapter], dict[str, str]]:
@@ -142,11 +130,11 @@ def collect_adapters(pm: pluggy.PluginManager) -> tuple[dict[str, Adapter], dict
 
 def run_startup(pm: pluggy.PluginManager, app) -> None:
     """Run the ``startup`` hook; an exception stops startup, naming the plugin."""
-    for _name, call in hook_calls(pm.hook.startup, app=app):
-        try:
-            call()
-        except PluginError as exc:
-            raise ConfigError(str(exc)) from exc
+    try:
+        pm.hook.startup(app=app)
+    except Exception as exc:
+        plugin = failing_plugin(pm.hook.startup, exc)
+        raise ConfigError(str(PluginError(plugin, "startup", exc))) from exc
 
 
 def get_plugins(pm: pluggy.PluginManager, adapter_plugins: dict[str, str]) -> list[dict]:

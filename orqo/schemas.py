@@ -1,14 +1,14 @@
-"""marshmallow schemas for everything that crosses a boundary.
+"""marshmallow schemas of the stage data, for ORQO's HTTP adapter contract.
 
-The stage schemas describe exactly the dataclasses of :mod:`orqo.stages` and
-:mod:`orqo.messages`: the host validates every adapter's answer with them, and remote adapters
-exchange them as JSON (raw bodies base64-encoded).
+They describe exactly the dataclasses of :mod:`orqo.stages` and :mod:`orqo.messages`, as the
+JSON that remote adapters (plugin ``orqo-remote``) and ``orqo adapter-serve`` exchange (raw
+bodies base64-encoded). They check shapes and types only: the limits of the normalised message
+are checked once, by the pipeline, for every adapter alike (:func:`orqo.messages.check_message`).
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import re
 
 from marshmallow import Schema
 from marshmallow import ValidationError
@@ -24,47 +24,6 @@ from orqo.stages import ChallengeResponse
 from orqo.stages import ParseResult
 from orqo.stages import StageRequest
 from orqo.stages import Verdict
-
-_ID = validate.Length(min=1, max=512)
-# NUL cannot be stored by PostgreSQL and lone surrogates cannot be encoded as UTF-8; a platform
-# may still send either (JSON escapes allow both), so they become U+FFFD instead of a 500.
-UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
-
-
-def clean_text(value: str) -> str:
-    """``value`` with characters no database can store replaced by U+FFFD."""
-    return UNSTORABLE_CHARACTERS.sub("\ufffd", value)
-
-
-def clean_json(value):
-    """:func:`clean_text` applied to every string (keys too) in a JSON value."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, dict):
-        return {clean_text(str(k)): clean_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clean_json(item) for item in value]
-    return value
-
-
-class Text(fields.String):
-    """A string made storable; with ``truncate``, longer values are cut to that length."""
-
-    def __init__(self, *args, truncate: int | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.truncate = truncate
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = clean_text(super()._deserialize(value, attr, data, **kwargs))
-        return text[:self.truncate] if self.truncate else text
-
-
-class JsonObject(fields.Dict):
-    """A JSON object made storable (see :func:`clean_json`)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        return clean_json(super()._deserialize(value, attr, data, **kwargs))
-
 
 class Base64Bytes(fields.Field):
     """Raw bytes, carried as base64 text in JSON."""
@@ -121,11 +80,11 @@ class VerdictSchema(Schema):
 class AttachmentSchema(Schema):
     """:class:`orqo.messages.Attachment` as plain data."""
 
-    kind = Text(required=True, validate=validate.OneOf(ATTACHMENT_KINDS))
-    file_id = Text(load_default=None, allow_none=True, validate=_ID)
-    url = Text(load_default=None, allow_none=True, validate=validate.Length(max=4096))
-    mime_type = Text(load_default=None, allow_none=True, truncate=255)
-    name = Text(load_default=None, allow_none=True, truncate=1024)
+    kind = fields.String(required=True, validate=validate.OneOf(ATTACHMENT_KINDS))
+    file_id = fields.String(load_default=None, allow_none=True)
+    url = fields.String(load_default=None, allow_none=True)
+    mime_type = fields.String(load_default=None, allow_none=True)
+    name = fields.String(load_default=None, allow_none=True)
 
     @post_load
     def _make(self, data, **kwargs):
@@ -135,20 +94,20 @@ class AttachmentSchema(Schema):
 class MessageSchema(Schema):
     """:class:`orqo.messages.Message` as plain data: the normalised message format."""
 
-    platform = Text(required=True, validate=_ID)
-    sender_id = Text(required=True, validate=_ID)
-    text = Text(required=True)
-    chat_id = Text(required=True, validate=_ID)
-    platform_message_id = Text(required=True, validate=_ID)
-    dedupe_key = Text(required=True, validate=_ID)
+    platform = fields.String(required=True)
+    sender_id = fields.String(required=True)
+    text = fields.String(required=True)
+    chat_id = fields.String(required=True)
+    platform_message_id = fields.String(required=True)
+    dedupe_key = fields.String(required=True)
     sent_at = fields.Float(required=True)
-    thread_id = Text(load_default=None, allow_none=True, validate=_ID)
-    sender_name = Text(load_default=None, allow_none=True, truncate=512)
-    kind = Text(load_default="message", validate=validate.OneOf(MESSAGE_KINDS))
-    action_id = Text(load_default=None, allow_none=True, truncate=512)
-    action_value = Text(load_default=None, allow_none=True)
+    thread_id = fields.String(load_default=None, allow_none=True)
+    sender_name = fields.String(load_default=None, allow_none=True)
+    kind = fields.String(load_default="message", validate=validate.OneOf(MESSAGE_KINDS))
+    action_id = fields.String(load_default=None, allow_none=True)
+    action_value = fields.String(load_default=None, allow_none=True)
     attachments = fields.List(fields.Nested(AttachmentSchema), load_default=list)
-    extra = JsonObject(keys=fields.String(), load_default=dict)
+    extra = fields.Dict(keys=fields.String(), load_default=dict)
 
     @post_load
     def _make(self, data, **kwargs):

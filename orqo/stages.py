@@ -43,18 +43,26 @@ class StageRequest:
     config: dict
     received_at: float
     previous_credentials: list[dict] = field(default_factory=list)
+    _by_name: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     def header_values(self, name: str) -> list[str]:
         """Every value of the header ``name`` (case-insensitive), in the order received."""
-        wanted = name.lower()
-        return [value for key, value in self.headers if key.lower() == wanted]
+        return list(self._values(name))
+
+    def _values(self, name: str) -> tuple | list:
+        if self._by_name is None:
+            index = {}
+            for key, value in self.headers:
+                index.setdefault(key.lower(), []).append(value)
+            self._by_name = index
+        return self._by_name.get(name.lower(), ())
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` when it was sent exactly once, else ``None``.
 
         A header sent twice is treated as absent: a signature check must not pick one of two.
         """
-        values = self.header_values(name)
+        values = self._values(name)
         return values[0] if len(values) == 1 else None
 
     def query_value(self, name: str) -> str | None:

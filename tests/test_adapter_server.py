@@ -113,7 +113,14 @@ def test_parse_of_a_malformed_body_is_400_in_the_error_shape(server):
                                              "details": {}}}
 
 
-@pytest.mark.parametrize("body", [delivery(crash=True), delivery(message(), bad_result=True)])
+def test_a_message_that_does_not_fit_the_format_is_400_as_in_orqo(server):
+    response = server.post("/parse-inbound", json=stage_json(delivery(message(), bad_result=True)))
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "malformed" and "dedupe_key" in error["message"]
+
+
+@pytest.mark.parametrize("body", [delivery(crash=True), delivery(not_a_result=True)])
 def test_an_adapter_failure_is_500_without_details(server, body):
     response = server.post("/parse-inbound", json=stage_json(body))
     assert response.status_code == 500

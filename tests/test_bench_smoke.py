@@ -43,18 +43,18 @@ def test_smoke_run_reports_every_target(tmp_path):
     table = output.read_text(encoding="utf-8")
     assert "| target |" in done.stdout
     rows = _rows(table)
-    expected = ["orqo SQLite", "floor (bare Flask)"]
+    expected = ["orqo SQLite", "lean durable reference, SQLite", "floor (bare Flask)"]
     if importlib.util.find_spec("slack_bolt"):
         expected.append("slack_bolt (Flask adapter)")
     else:
         assert "slack_bolt is not installed" in table
     if "PostgreSQL skipped" not in table and "--no-pg" not in args:
-        expected.append("orqo PostgreSQL")
+        expected += ["orqo PostgreSQL", "lean durable reference, PostgreSQL"]
     for name in expected:
         assert name in rows, f"no row for {name} in:\n{table}"
         requests_per_second, errors = rows[name][1], rows[name][4]
         assert float(requests_per_second) > 0
         assert re.match(r"0\b", errors), f"{name} answered errors: {rows[name]}"
-    assert "database round trips" in table
+    assert "statements for one routed DM" in table
     assert "worker RSS" in table
     assert rows["Contacts"] and rows["open waitboxes"]

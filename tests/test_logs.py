@@ -19,9 +19,9 @@ def log_lines(capfd):
 def test_log_lines_are_json_with_the_request_id(fake, log_lines):
     log_lines()
     response = fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "m1"}),
-                            {**fake.headers, "X-Request-ID": "req-0123456789"})
+                            {"X-Fake-Token": "forged", "X-Request-ID": "req-0123456789"})
     assert response.headers["X-Request-ID"] == "req-0123456789"
-    lines = [line for line in log_lines() if line["logger"] == "orqo.pipeline"]
+    lines = [line for line in log_lines() if line["logger"] == "orqo.webhooks"]
     assert lines and all(line["request_id"] == "req-0123456789" for line in lines)
     assert {"ts", "level", "message"} <= set(lines[0])
 

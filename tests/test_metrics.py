@@ -38,7 +38,7 @@ def test_metrics_count_deliveries_messages_and_queues(fake):
     assert grew("orqo_messages_total", app_id=fake.app_id, outcome="routed",
                 handler="doorkeeper") == 1
     assert grew("orqo_messages_total", app_id=fake.app_id, outcome="duplicate", handler="") == 1
-    assert grew("orqo_stage_seconds_count", stage="verify") == 3
+    assert grew("orqo_delivery_seconds_count") == 3
     assert sample(text, "orqo_queue_depth", queue="doorkeeper") == 1
     assert sample(text, "orqo_queue_depth", queue="push") == 0
 

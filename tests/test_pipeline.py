@@ -7,7 +7,6 @@ from sqlalchemy import select
 from orqo.extensions import db
 from orqo.models import Conversation
 from orqo.models import ConversationEntry
-from orqo.models import DedupeClaim
 from orqo.models import Delivery
 from orqo.models import MessageRecord
 from tests.plugins.fake_adapter import delivery
@@ -15,10 +14,13 @@ from tests.plugins.fake_adapter import delivery
 
 def row_counts(app):
     with app.app_context():
-        return {
+        counts = {
             model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Delivery, MessageRecord, DedupeClaim, Conversation, ConversationEntry)
+            for model in (Delivery, MessageRecord, Conversation, ConversationEntry)
         }
+        counts["claimed"] = db.session.scalar(
+            select(func.count()).select_from(MessageRecord).where(MessageRecord.claimed))
+        return counts
 
 
 def test_routed_message_is_recorded_and_acknowledged(fake):
@@ -67,7 +69,7 @@ def test_unknown_sender_is_acknowledged_but_not_routed(fake):
     assert response.status_code == 200
     assert response.json["messages"] == [{"outcome": "unknown_sender", "handler": None}]
     assert row_counts(fake.app)["conversation_entries"] == 0
-    assert row_counts(fake.app)["dedupe_claims"] == 0
+    assert row_counts(fake.app)["claimed"] == 0
 
 
 def test_sender_known_on_another_app_only_is_unknown_here(fake):
@@ -154,12 +156,27 @@ def test_adapter_crash_is_503_with_retry_after_and_recorded(fake):
     assert "fake adapter crashed" in entry["reason"]
 
 
-def test_parse_result_that_breaks_the_schema_is_adapter_error(fake):
+def test_message_that_breaks_the_format_is_malformed_naming_the_field(fake):
     body = delivery({"sender": "ada", "id": "m1"}, bad_result=True)
     response = fake.deliver(fake.app_id, body, fake.headers)
-    assert response.status_code == 503
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "malformed"
     assert "dedupe_key" in fake.ledger()[0]["reason"]
     assert row_counts(fake.app)["messages"] == 0
+
+
+def test_a_value_past_the_limits_is_the_same_400_for_every_adapter(fake):
+    body = delivery({"sender": "a" * 513, "id": "m1"})
+    response = fake.deliver(fake.app_id, body, fake.headers)
+    assert response.status_code == 400
+    assert "sender_id: longer than 512 characters" in response.json["error"]["message"]
+
+
+def test_parse_answer_that_is_not_a_parse_result_is_adapter_error(fake):
+    response = fake.deliver(fake.app_id, json.dumps({"not_a_result": True}).encode(),
+                            fake.headers)
+    assert response.status_code == 503
+    assert "not a ParseResult" in fake.ledger()[0]["reason"]
 
 
 def test_app_whose_adapter_is_not_installed_is_adapter_error(fake, make_app):
@@ -261,7 +278,7 @@ def test_a_flooding_contact_is_throttled_without_slowing_others(make_app):
     assert calm.json["messages"][0]["outcome"] == "routed"
 
 
-def test_duplicates_do_not_count_and_throttled_messages_can_be_replayed(make_app):
+def test_duplicates_do_not_count_and_throttled_messages_can_be_replayed(make_app, clock):
     from orqo.services.ledger import replay
     from orqo.testing import Harness
     from tests.plugins import fake_adapter
@@ -275,8 +292,7 @@ def test_duplicates_do_not_count_and_throttled_messages_can_be_replayed(make_app
     assert [send("a"), send("a"), send("a"), send("b")] == [
         "routed", "duplicate", "duplicate", "throttled"]
     throttled_id = harness.ledger()[0]["messages"][0]["id"]
+    clock.shift(61)  # the minute is over
     with harness.app.app_context():
-        db.session.execute(db.text("DELETE FROM rate_counters"))  # the minute is over
-        db.session.commit()
         _delivery, record = replay(throttled_id)
         assert record.outcome == "routed"

@@ -102,6 +102,26 @@ def test_hook_verify_webhook_lets_any_plugin_veto(make_app):
     assert allowed.status_code == 200
 
 
+def test_hook_verify_webhook_is_called_through_pluggy_so_wrappers_wrap_it(make_app):
+    seen = []
+
+    class Timing:
+        __name__ = "timing"
+
+        @hookimpl(wrapper=True)
+        def verify_webhook(self, request, adapter):
+            seen.append(("before", adapter.platform))
+            answers = yield
+            seen.append(("after", answers))
+            return answers
+
+    harness = fake_harness(make_app, Timing())
+    response = harness.deliver(harness.app_id, delivery({"sender": "ada", "id": "1"}),
+                               harness.headers)
+    assert response.status_code == 200
+    assert seen == [("before", "fake"), ("after", [])]
+
+
 def test_a_plugin_cannot_accept_for_the_apps_adapter(make_app):
     yes_man = Named("yes_man", verify_webhook=lambda request, adapter: Verdict.accept())
     harness = fake_harness(make_app, yes_man)
@@ -140,39 +160,52 @@ def test_hook_parse_webhook_observers_see_each_delivery_but_cannot_parse(make_ap
 # --- route_message -------------------------------------------------------------------------
 
 def test_hook_route_message_a_plugin_handler_can_take_messages(make_app):
-    def take_urgent(app, message, record, contact_id):
-        return Route("urgent", record.dedupe_key) if message.text.startswith("URGENT") else None
+    def take_urgent(message, context):
+        if message.text.startswith("URGENT"):
+            return Route("urgent", message.dedupe_key, details={"contact": context.contact_id})
+        return None
 
     harness = fake_harness(make_app, Named("urgent_desk", route_message=take_urgent))
     body = delivery({"sender": "ada", "id": "1", "text": "URGENT: call me"},
                     {"sender": "ada", "id": "2", "text": "hello"})
     response = harness.deliver(harness.app_id, body, harness.headers)
     assert [m["handler"] for m in response.json["messages"]] == ["urgent", "doorkeeper"]
+    assert [m["handler_ref"] for m in harness.ledger()[0]["messages"]][0] == "1"
 
 
-def test_failing_handler_is_skipped_and_its_writes_rolled_back(make_app):
+def test_failing_handler_is_skipped_even_after_reading_through_the_session(make_app):
     from orqo.extensions import db
     from orqo.models import Contact
 
-    def write_then_fail(app, message, record, contact_id):
-        db.session.add(Contact(name="written by a failing handler"))
-        db.session.flush()
+    def read_then_fail(message, context):
+        db.session.query(Contact).count()  # a read begins a transaction on the ORM session
         raise RuntimeError("handler bug")
 
-    harness = fake_harness(make_app, Named("buggy_handler", route_message=write_then_fail))
+    harness = fake_harness(make_app, Named("buggy_handler", route_message=read_then_fail))
     response = harness.deliver(harness.app_id, delivery({"sender": "ada", "id": "1"}),
                                harness.headers)
     assert response.json["messages"] == [{"outcome": "routed", "handler": "doorkeeper"}]
-    with harness.app.app_context():
-        names = [c.name for c in db.session.query(Contact)]
-    assert "written by a failing handler" not in names
 
 
 def test_handler_returning_garbage_is_skipped(make_app):
-    harness = fake_harness(make_app, Named("garbage", route_message=lambda record: "not a Route"))
+    garbage = Named("garbage", route_message=lambda message: "not a Route")
+    bad_outcome = Named("bad_outcome", route_message=lambda message: Route("x", outcome="maybe"))
+    harness = fake_harness(make_app, garbage, bad_outcome)
     response = harness.deliver(harness.app_id, delivery({"sender": "ada", "id": "1"}),
                                harness.headers)
     assert response.json["messages"][0]["handler"] == "doorkeeper"
+
+
+def test_route_message_hook_wrappers_are_refused_at_startup(make_app):
+    class Wrapping:
+        __name__ = "wrapping_handler"
+
+        @hookimpl(wrapper=True)
+        def route_message(self, message):
+            return (yield)
+
+    with pytest.raises(ConfigError, match="wrapping_handler"):
+        make_app(plugins=[Wrapping()])
 
 
 # --- the manager ---------------------------------------------------------------------------
@@ -190,7 +223,7 @@ def test_entry_point_plugins_load_and_can_be_blocked(tmp_path, monkeypatch):
 def test_built_in_plugins_cannot_be_blocked():
     with pytest.raises(ConfigError, match="cannot be disabled"):
         make_plugin_manager(load_entrypoints=False,
-                            blocked=["orqo.default_plugins.adapter_stages"])
+                            blocked=["orqo.default_plugins.waitbox"])
 
 
 def test_unknown_hook_implementation_fails_at_startup(make_app):

@@ -106,6 +106,11 @@ class FlakyProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if listener is not self.listener:
+                # Closing a listening socket does not wake an accept() already waiting on it:
+                # a connection accepted after cut() must be refused, not passed on.
+                client.close()
+                return
             try:
                 upstream = socket.create_connection(self.upstream)
             except OSError:
@@ -133,6 +138,7 @@ class FlakyProxy:
     def cut(self):
         """The database goes away: refuse new connections and break the open ones."""
         self.listener.close()
+        self.listener = None
         with self.lock:
             for s in self.sockets:
                 try:

@@ -4,6 +4,7 @@ These are what only a real server shows: the console script and the workers shar
 database, and duplicates racing in several worker processes.
 """
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -98,3 +99,28 @@ def test_a_chunked_body_over_the_limit_is_413_on_a_real_server(make_server):
     assert over.status_code == 413, over.text
     assert over.json()["error"]["code"] == "request_entity_too_large"
     assert [event["outcome"] for event in events(server)] == ["accepted"]
+
+
+def test_a_rotated_secret_is_refused_by_every_worker_within_a_second(make_server):
+    """Workers serve Apps from memory (orqo.app_cache); a rotation made by another process
+    (the CLI, here) takes effect on every worker within APP_CACHE_SECONDS (0.5 s)."""
+    server = make_server(workers=3)
+    app = setup_app_and_contact(server)
+    new_secret = "a-brand-new-secret-after-rotation"
+
+    def answers(secret, count=30):
+        codes = []
+        for i in range(count):  # a new connection each: spread over the workers
+            body = json.dumps({"id": f"rot-{uuid.uuid4()}", "sender": "ada", "text": "x"}).encode()
+            codes.append(requests.post(
+                server.url + app["webhook_path"], data=body, timeout=10, headers={
+                    "Content-Type": "application/json", "Connection": "close",
+                    "X-Signature-256": sign(secret, body)}).status_code)
+        return codes
+
+    assert answers(SECRET) == [200] * 30  # every worker has the App in its cache now
+    server.cli("apps", "rotate-credentials", app["id"], "--credential",
+               f"signing_secret={new_secret}", "--keep-previous-for", "0")
+    time.sleep(1.0)
+    assert answers(SECRET) == [401] * 30
+    assert answers(new_secret) == [200] * 30

@@ -1,6 +1,7 @@
 """Reading the ledger: deliveries and what became of each of their messages."""
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -48,10 +49,11 @@ def find_delivery(delivery_id: int) -> Delivery:
 def replay(message_id: int) -> tuple[Delivery, MessageRecord]:
     """Route a stored message again through the contact gate and routing.
 
-    For a message recorded ``unknown_sender`` whose sender has since been registered.
-    The replay is recorded as a delivery of its own (method ``REPLAY``, ``meta.replay_of``);
-    the dedupe claim makes sure a message is never routed twice: replaying a message that was
-    routed (by the original delivery or an earlier replay) is 409.
+    For a message recorded ``unknown_sender`` whose sender has since been registered, or
+    ``throttled``. The replay is recorded as a delivery of its own (method ``REPLAY``,
+    ``meta.replay_of``) through the webhook path's own :func:`orqo.intake.admit`; the dedupe
+    claim makes sure a message is never routed twice: replaying a message that was routed (by
+    the original delivery or an earlier replay) is 409, and nothing is recorded.
     """
     original = db.session.get(MessageRecord, message_id)
     if original is None:
@@ -59,16 +61,20 @@ def replay(message_id: int) -> tuple[Delivery, MessageRecord]:
     if original.outcome not in REPLAYABLE:
         raise ApiError(409, "conflict", f"Message {message_id} was {original.outcome}; only "
                        f"{' or '.join(REPLAYABLE)} messages can be replayed.")
-    delivery = Delivery(app_id=original.app_id, received_at=utcnow(), method="REPLAY",
-                        outcome="accepted", status_code=200, reason="replay",
-                        meta={"replay_of": message_id})
-    db.session.add(delivery)
-    record = admit(original.app_id, delivery, original.to_message())
-    if record.outcome == "duplicate":
-        db.session.rollback()
+    message, app_id = original.to_message(), original.app_id
+    db.session.rollback()  # the webhook path writes on its own connection
+    pipeline = current_app.extensions["orqo.pipeline"]
+    app = pipeline.apps.get(app_id)
+    now = utcnow()
+    delivery = {"app_id": app_id, "received_at": now, "method": "REPLAY", "client_address": None,
+                "outcome": "accepted", "reason": "replay", "status_code": 200,
+                "duration_ms": 0.0, "meta": {"replay_of": message_id}}
+    admitted = admit(pipeline, current_app._get_current_object(), app, delivery, message, now,
+                     keep_duplicates=False)
+    if admitted is None:
         raise ApiError(409, "conflict", f"Message {message_id} was routed already.")
-    db.session.commit()
-    return delivery, record
+    return (db.session.get(Delivery, admitted.written.delivery_id),
+            db.session.get(MessageRecord, admitted.written.message_id))
 
 
 def describe_message(record: MessageRecord) -> dict:

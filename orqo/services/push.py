@@ -1,7 +1,7 @@
 """Pushing routed messages to the agent runtime through an outbox.
 
-The push row is written in the routing transaction (:func:`enqueue`), so a message is pushed
-if and only if it was stored. ``orqo worker`` processes (:mod:`orqo.worker`) claim due rows
+The push row is written in the routing transaction (:mod:`orqo.store`), so a message is pushed
+if and only if it was stored; its payload gets the message's id when it is sent. ``orqo worker`` processes (:mod:`orqo.worker`) claim due rows
 with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: each row is in flight in one worker),
 POST them signed with Standard Webhooks headers (the public ``standardwebhooks`` library signs,
 so any receiver can verify with it), and record every attempt. Failures back off exponentially
@@ -33,7 +33,6 @@ from orqo.models import PushAttempt
 from orqo.models import PushDelivery
 from orqo.models import as_utc
 from orqo.models import utcnow
-from orqo.services.conversations import describe_routed_message
 from orqo.services.leasing import lease_rows
 
 
@@ -50,19 +49,6 @@ def check_config(config) -> None:
     if not valid:
         raise ConfigError("AGENT_PUSH_URL is set, so AGENT_PUSH_SECRET must be a Standard "
                           "Webhooks secret (whsec_ followed by base64)")
-
-
-def enqueue(record, route) -> None:
-    """Queue the push of a routed message, in the current transaction (no-op without a URL)."""
-    if not current_app.config.get("AGENT_PUSH_URL"):
-        return
-    payload = {
-        "type": "message.routed",
-        "handler": route.handler,
-        "route": route.details,
-        "message": describe_routed_message(record),
-    }
-    db.session.add(PushDelivery(message_id=record.id, payload=payload))
 
 
 @dataclass
@@ -136,11 +122,19 @@ def claim_due(limit: int, lease_seconds: float) -> list[tuple[int, dict, int]]:
         limit=limit, lease_seconds=lease_seconds,
     )
     rows = db.session.execute(
-        select(PushDelivery.id, PushDelivery.payload, PushDelivery.attempts)
+        select(PushDelivery.id, PushDelivery.message_id, PushDelivery.payload,
+               PushDelivery.attempts)
         .where(PushDelivery.id.in_(ids)).order_by(PushDelivery.next_attempt_at, PushDelivery.id)
     ).all() if ids else []
     db.session.commit()
-    return [(row.id, row.payload, row.attempts) for row in rows]
+    return [(row.id, with_message_id(row.payload, row.message_id), row.attempts)
+            for row in rows]
+
+
+def with_message_id(payload: dict, message_id: int) -> dict:
+    """The push's payload with its message's id (stored with the message, not in the payload:
+    the payload is written in the same statement as the message, before its id is known)."""
+    return {**payload, "message": {"id": message_id, **payload.get("message", {})}}
 
 
 def record(push_id: int, attempts_before: int, result: AttemptResult, config) -> str:

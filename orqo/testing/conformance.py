@@ -32,6 +32,7 @@ JSON, not UTF-8, a JSON array, a truncated delivery...) are answered 4xx or 2xx,
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
@@ -40,9 +41,9 @@ from datetime import timedelta
 
 import pytest
 
-import orqo.pipeline
+import orqo.webhooks
 from orqo.models import utcnow
-from orqo.schemas import MessageSchema
+from orqo.messages import check_message
 from orqo.stages import StageRequest
 from orqo.testing.fixtures import Harness
 
@@ -231,7 +232,7 @@ class AdapterConformance:
         result = adapter.parse(request)
         assert result.messages, "the sample delivery must yield at least one message"
         for message in result.messages:
-            loaded = MessageSchema().load(dataclasses.asdict(message))
+            loaded = check_message(copy.deepcopy(message))  # what the pipeline checks
             assert loaded.dedupe_key
             assert loaded.platform == self.platform
             assert loaded.sender_id == self.sender_id
@@ -271,7 +272,7 @@ class AdapterConformance:
         # the timestamp window when the scheme has one.
         later = timedelta(seconds=86400 if self.timestamp_window is None
                           else self.timestamp_window + 3600)
-        monkeypatch.setattr(orqo.pipeline, "utcnow", lambda: utcnow() + later)
+        monkeypatch.setattr(orqo.webhooks, "utcnow", lambda: utcnow() + later)
         replay = self._post(conformance, body, headers)
         entry = conformance.ledger()[0]
         if replay.status_code in (401, 403):  # stale: the scheme's timestamp window refused it

@@ -33,7 +33,6 @@ from marshmallow import validates
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
-from orqo.adapters import check_message
 from orqo.adapters import load_json
 from orqo.errors import MalformedDelivery
 from orqo.messages import Attachment
@@ -233,7 +232,7 @@ class CustomAdapter(Adapter):
             sent_at=sent_at,
             attachments=_attachments(document, config["attachments_pointer"]),
         )
-        return ParseResult(messages=[check_message(message)])
+        return ParseResult(messages=[message])
 
 
 @hookimpl

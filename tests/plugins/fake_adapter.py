@@ -45,6 +45,8 @@ class FakeAdapter(Adapter):
             raise MalformedDelivery("not JSON") from None
         if document.get("crash"):
             raise RuntimeError("the fake adapter crashed")
+        if document.get("not_a_result"):
+            return {"messages": []}
         if "challenge" in document:
             return ParseResult(challenge=ChallengeResponse(body=document["challenge"]))
         messages = [

@@ -393,7 +393,9 @@ def test_rotated_credentials_are_mapped_too(remote):
 
 # --- every way the adapter can fail: 503, adapter_error, nothing routed --------------------
 
-INVALID_MESSAGE = {**PARSE_RESULT["messages"][0], "dedupe_key": ""}
+# Not the shape of a message at all (the limits of a well-shaped one are orqo's own check,
+# the same for every adapter: see the test after this one).
+INVALID_MESSAGE = {**PARSE_RESULT["messages"][0], "dedupe_key": ["not", "a", "string"]}
 
 FAILURES = [
     ("verify", {"exc": requests.exceptions.ReadTimeout}, "timed out"),
@@ -442,6 +444,15 @@ def test_a_failing_adapter_is_adapter_error_503_and_nothing_is_routed(remote, st
     assert URL in remote.ledger()[0]["reason"]
     hosts = {r.hostname for r in remote.mock.request_history}
     assert hosts == {"slack-adapter.example"}  # no redirect was followed
+
+
+def test_a_message_past_orqos_limits_is_400_as_from_any_adapter(remote):
+    remote.mock.post(f"{URL}/parse-inbound", json={"messages": [
+        {**PARSE_RESULT["messages"][0], "sender_id": "U" * 513}]})
+    response = remote.deliver(remote.app_id, SLACK_EVENT, SLACK_HEADERS)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "malformed"
+    assert "sender_id: longer than 512 characters" in remote.ledger()[0]["reason"]
 
 
 def test_the_budget_is_shared_by_both_calls(remote, monkeypatch):

@@ -34,6 +34,8 @@ def shown(value, limit: int = 64) -> str:
 def text_field(obj: dict, key: str, where: str, required: bool = False) -> str | None:
     """``obj[key]`` as a string; None when absent, null or empty (unless ``required``)."""
     value = obj.get(key)
+    if type(value) is str and value:
+        return value
     if value is None or value == "":
         if required:
             raise MalformedDelivery(f"{where} has no {key}")
