@@ -11,15 +11,17 @@ import hmac
 import json
 import random
 import time
+import zlib
 
 from bench_common import SECRET
 from bench_common import TEAM
 
 
 def delivery(app_ids: list[str], i: int, seq: int, run: str) -> tuple[str, bytes]:
-    """The path and body of a DM from Contact ``i`` (fresh event_id and ts per ``seq``)."""
+    """The path and body of a DM from Contact ``i`` (fresh event_id and ts per ``seq`` and
+    ``run``: no two requests of a benchmark carry the same message)."""
     from orqo_slack.testing import envelope, message_event
-    ts = f"{1717000000 + seq}.{seq % 1000000:06d}"
+    ts = f"{1717000000 + seq}.{zlib.crc32(run.encode()) % 1000000:06d}"
     channel = f"D{i:09d}"
     event = message_event(text=f"Bench message {seq} – prüfen? 📊", ts=ts, channel=channel,
                           user=f"U{i:09d}", team=TEAM)

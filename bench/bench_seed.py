@@ -21,7 +21,8 @@ from bench_common import TEAM
 
 def orqo_env(db_url: str | None, instance: str) -> dict:
     env = dict(os.environ)
-    env.update(ORQO_INSTANCE_PATH=instance, ORQO_SENDER_RATE_LIMIT="0", ORQO_LOG_LEVEL="WARNING")
+    # orqo as it ships: its default settings (the per-sender limit on, SQLite's NORMAL).
+    env.update(ORQO_INSTANCE_PATH=instance)
     env.pop("ORQO_DATABASE_URL", None)
     if db_url:
         env["ORQO_DATABASE_URL"] = db_url
@@ -46,7 +47,8 @@ def pg_recreate() -> str:
 
 
 def build_database(env: dict, n_apps: int, n_contacts: int, n_waitboxes: int) -> list[str]:
-    """``orqo init-db``, then Apps through the service and Contacts/waitboxes in bulk. App ids."""
+    """``orqo init-db``, then Apps through the service and Contacts, their conversations and
+    waitboxes in bulk. App ids."""
     subprocess.run([os.path.join(BIN, "orqo"), "init-db"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     code = f"""
@@ -55,7 +57,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import insert, text
 from orqo import create_app
 from orqo.extensions import db
-from orqo.models import Contact, ContactChannel
+from orqo.models import Contact, ContactChannel, Conversation, ConversationSession
 from orqo.models.routing import Waitbox
 from orqo.services.apps import create_app_record
 n_apps, n_contacts, n_waitboxes = {n_apps}, {n_contacts}, {n_waitboxes}
@@ -73,8 +75,18 @@ with app.app_context():
                            [{{"contact_id": i + 1, "app_id": ids[i % n_apps],
                              "sender_id": "{TEAM}:U%09d" % i}} for i in rows])
         db.session.commit()
-    # Open waitboxes for Contacts other than the ones the load writes as (ids above n_contacts/2).
+    # The Contacts the load writes as (the first half) have talked to Doorkeeper before: each
+    # has its DM's conversation with an open session, as in steady state.
     half = max(1, n_contacts // 2)
+    for start in range(0, half, chunk):
+        rows = range(start, min(half, start + chunk))
+        db.session.execute(insert(Conversation.__table__), [
+            {{"id": i + 1, "app_id": ids[i % n_apps], "contact_id": i + 1,
+              "chat_id": "D%09d" % i, "thread_key": "", "created_at": now}} for i in rows])
+        db.session.execute(insert(ConversationSession.__table__), [
+            {{"id": i + 1, "conversation_id": i + 1, "started_at": now}} for i in rows])
+        db.session.commit()
+    # Open waitboxes for Contacts other than the ones the load writes as (ids above n_contacts/2).
     for start in range(0, n_waitboxes, chunk):
         rows = range(start, min(n_waitboxes, start + chunk))
         db.session.execute(insert(Waitbox.__table__), [
@@ -84,11 +96,14 @@ with app.app_context():
               "expires_at": now + timedelta(days=30), "created_at": now}} for i in rows])
         db.session.commit()
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SELECT setval(pg_get_serial_sequence('contacts', 'id'), :n)"),
-                           {{"n": max(1, n_contacts)}})
+        for table, n in (("contacts", n_contacts), ("conversations", half),
+                         ("conversation_sessions", half)):
+            db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{{table}}', 'id'), :n)"),
+                               {{"n": max(1, n)}})
         db.session.commit()
     print(json.dumps(ids))
 """
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+

@@ -40,7 +40,7 @@ class Server:
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "gunicorn"), "-c", os.path.join(ROOT, "gunicorn.conf.py"),
              "--bind", f"127.0.0.1:{self.port}", "--chdir", chdir, module],
-            env={**env, "ORQO_LOG_LEVEL": "WARNING"}, cwd=ROOT, stdout=self.log,
+            env=env, cwd=ROOT, stdout=self.log,
             stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
