@@ -52,6 +52,16 @@ DEFAULTS = {
     # How many reverse proxies (nginx, a load balancer) stand in front of orqo. Their
     # X-Forwarded-For/-Proto/-Host values are trusted for exactly that many hops; 0 trusts none.
     "PROXY_COUNT": 0,
+    # Refused deliveries (bad signature, malformed, unsigned pings) are counted per App,
+    # outcome and source address in windows of this many seconds, not stored one by one...
+    "REJECTION_WINDOW_SECONDS": 3600,
+    # ...except the first ones of each App and window, kept in full for forensics;
+    "REJECTION_SAMPLES": 20,
+    # distinct source addresses counted apart per App and window (the rest as "other");
+    "REJECTION_SOURCES": 100,
+    # and refusals per minute from one address to one App before it is answered 429 without
+    # being looked at (per worker; 0: off).
+    "REJECTION_RATE_LIMIT": 120,
     # Hosts remote adapters (plugin orqo-remote) may be reached at, a list or comma-separated;
     # unset: any https host, or any loopback host. Set it in production.
     "REMOTE_ADAPTER_ALLOWED_HOSTS": None,
