@@ -71,6 +71,7 @@ class VerdictSchema(Schema):
     accepted = fields.Boolean(required=True, truthy={True}, falsy={False})
     reason = fields.String(load_default="")
     status = fields.Integer(load_default=401, validate=validate.Range(min=400, max=499))
+    signed = fields.Boolean(load_default=True, truthy={True}, falsy={False})
 
     @post_load
     def _make(self, data, **kwargs):

@@ -73,16 +73,28 @@ class StageRequest:
 
 @dataclass
 class Verdict:
-    """The verify stage's answer: accept, or reject with a reason and an HTTP status."""
+    """The verify stage's answer: accept, or reject with a reason and an HTTP status.
+
+    ``signed`` is false for a request a platform sends without any proof that orqo could
+    check (Slack's ``ssl_check`` ping): accepted, but like a rejection it is only counted
+    (:mod:`orqo.rejections`), and it may carry no messages.
+    """
 
     accepted: bool
     reason: str = ""
     status: int = 401
+    signed: bool = True
 
     @classmethod
     def accept(cls) -> Verdict:
-        """The delivery is genuine."""
+        """The delivery is genuine: its signature (or secret token) was checked."""
         return cls(accepted=True)
+
+    @classmethod
+    def accept_unsigned(cls, reason: str) -> Verdict:
+        """A request the platform sends unsigned, recognised by its exact shape; ``reason``
+        says which (recorded with it). It may not carry messages."""
+        return cls(accepted=True, reason=reason, signed=False)
 
     @classmethod
     def reject(cls, reason: str, status: int = 401) -> Verdict:

@@ -273,6 +273,17 @@ class Store:
         """Store a delivery without messages (refused, a challenge, nothing to route); its id."""
         return self.write(Writes(delivery=delivery)).delivery_id
 
+    def write_rows(self, statement: Statement, rows: list) -> None:
+        """Run ``statement`` once per dict of parameters in ``rows``, in one transaction."""
+        self._begin()
+        try:
+            for params in rows:
+                self.execute(statement, params)
+        except BaseException:
+            self._rollback()
+            raise
+        self._local.link.dbapi.commit()
+
     def _params(self, writes: Writes) -> dict:
         """The statements' parameters, as the driver takes them."""
         if isinstance(writes.delivery, dict):

@@ -14,7 +14,8 @@ One delivery, top to bottom (:func:`receive`):
 
 Steps 1 to 3 touch no database (the App cache reads one revision per worker every
 ``APP_CACHE_SECONDS``); a delivery that stops there (refused, a challenge, nothing to route) is
-recorded with one INSERT.
+recorded with one INSERT, except one whose signature was not proven (missing, wrong, an
+unsigned ping): that one is only counted, in bounded form (:mod:`orqo.rejections`).
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ from orqo.metrics import MESSAGES
 from orqo.metrics import DELIVERY_SECONDS
 from orqo.models import utcnow
 from orqo.plugins import failing_plugin
+from orqo.rejections import Rejections
 from orqo.stages import ParseResult
 from orqo.stages import StageRequest
 from orqo.stages import Verdict
@@ -85,6 +87,7 @@ class Pipeline:
     sender_limit: int
     push_enabled: bool
     retry_after: int
+    rejections: Rejections
 
 
 @bp.route("/<app_id>", methods=["POST", "GET"])
@@ -113,7 +116,7 @@ def _receive(pipeline: Pipeline, app_id: str, started: float) -> Response:
     adapter = pipeline.adapters.get(app.adapter)
     if adapter is None:
         return refuse(pipeline, delivery, started, "adapter_error", 503,
-                      f"adapter {app.adapter!r} is not installed")
+                      f"adapter {app.adapter!r} is not installed", proven=False)
     stage_request = StageRequest(
         app_id=app.id, adapter=app.adapter, method=http.method, path=http.path,
         query=([[key, value] for key, value in http.args.items(multi=True)]
@@ -125,15 +128,23 @@ def _receive(pipeline: Pipeline, app_id: str, started: float) -> Response:
     )
     try:
         verdict = verify(pipeline.pm, adapter, stage_request)
-        if not verdict.accepted:
-            return refuse(pipeline, delivery, started, "rejected_signature", verdict.status,
-                          verdict.reason, adapter.error_headers)
+    except MalformedDelivery as exc:
+        return refuse(pipeline, delivery, started, "malformed", 400, str(exc),
+                      adapter.error_headers, proven=False)
+    except PluginError as exc:
+        return refuse(pipeline, delivery, started, "adapter_error", 503, str(exc), proven=False)
+    if not verdict.accepted:
+        return refuse(pipeline, delivery, started, "rejected_signature", verdict.status,
+                      verdict.reason, adapter.error_headers, proven=False)
+    if not verdict.signed:  # a ping the platform sends unsigned: acknowledged, only counted
+        return refuse(pipeline, delivery, started, "unsigned", 200, verdict.reason,
+                      proven=False)
+    try:
         result = parse(pipeline.pm, adapter, stage_request)
     except MalformedDelivery as exc:
         return refuse(pipeline, delivery, started, "malformed", 400, str(exc),
                       adapter.error_headers)
     except PluginError as exc:
-        logger.error("adapter stage failed: %s", exc)
         return refuse(pipeline, delivery, started, "adapter_error", 503, str(exc))
     delivery["meta"] = result.meta
     if result.challenge is not None:
@@ -280,10 +291,28 @@ def record(pipeline: Pipeline, delivery: dict, started: float, outcome: str, sta
 
 
 def refuse(pipeline: Pipeline, delivery: dict, started: float, outcome: str, status: int,
-           reason: str, headers=None) -> Response:
-    """Record a refused delivery and answer it: 4xx for good, or 503 to be retried."""
-    record(pipeline, delivery, started, outcome, status, reason)
+           reason: str, headers=None, *, proven: bool = True) -> Response:
+    """Record a delivery that routes nothing and answer it: 4xx for good, 503 to be retried,
+    200 for an unsigned ping. One that is not ``proven`` genuine (its signature not checked
+    or wrong) is counted, sampled and rate-limited (:mod:`orqo.rejections`), not stored."""
+    if proven:
+        record(pipeline, delivery, started, outcome, status, reason)
+    else:
+        decision = pipeline.rejections.note(delivery["app_id"], delivery["client_address"],
+                                            outcome, status, reason, delivery["received_at"])
+        if decision.limited:
+            count(DELIVERIES, delivery["app_id"], "rate_limited")
+            return error_response(
+                429, "rate_limited", "Too many deliveries from this address were refused; "
+                "slow down.", headers={"Retry-After": str(decision.retry_after)})
+        if decision.sample:
+            record(pipeline, delivery, started, outcome, status, reason)
+        else:
+            count(DELIVERIES, delivery["app_id"], outcome)
+    if status < 400:
+        return answer({"outcome": "accepted", "reason": reason, "messages": []})
     if status == 503:
+        logger.error("delivery to app %s: %s", delivery["app_id"], reason)
         return error_response(
             503, outcome, "The App's adapter could not handle the delivery; retry later.",
             headers={"Retry-After": str(pipeline.retry_after)})
@@ -303,5 +332,10 @@ def init_app(app, pm, adapters: dict) -> None:
         store=store, sender_limit=store.sender_limit,
         push_enabled=bool(app.config.get("AGENT_PUSH_URL")),
         retry_after=int(app.config["RETRY_AFTER_SECONDS"]),
+        rejections=Rejections(
+            store, window=int(app.config["REJECTION_WINDOW_SECONDS"]),
+            samples=int(app.config["REJECTION_SAMPLES"]),
+            sources=int(app.config["REJECTION_SOURCES"]),
+            rate_limit=int(app.config["REJECTION_RATE_LIMIT"])),
     )
     app.register_blueprint(bp)

@@ -39,11 +39,13 @@ def init_app(app):
     from orqo.cli import agents
     from orqo.cli import apps
     from orqo.cli import ledger
+    from orqo.cli import rejections
     from orqo.cli import tokens
     from orqo.cli import workflows
 
     for command in (init_db_command, plugins_command, apps.apps_group, apps.contacts_group,
-                    ledger.events_group, tokens.tokens_group, agents.worker_command,
+                    ledger.events_group, rejections.rejections_group, tokens.tokens_group,
+                    agents.worker_command,
                     agents.deliveries_group, workflows.workflows_group, workflows.triggers_group,
                     workflows.runs_group, adapters.adapters_group,
                     adapters.adapter_serve_command):

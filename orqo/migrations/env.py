@@ -1,5 +1,6 @@
 """Alembic's environment for orqo: the engine and metadata come from the running app."""
 import logging
+from contextlib import contextmanager
 
 from flask import current_app
 
@@ -93,8 +94,28 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        with sqlite_foreign_keys_off(connection):
+            with context.begin_transaction():
+                context.run_migrations()
+
+
+@contextmanager
+def sqlite_foreign_keys_off(connection):
+    """SQLite alters a table by copying it and dropping the original; with foreign keys on,
+    that DROP deletes (ON DELETE CASCADE) or clears (SET NULL) every row referring to it. Off
+    for the migration (it can only change outside a transaction), checked and on again after."""
+    if connection.dialect.name != 'sqlite':
+        yield
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    dbapi_connection.execute('PRAGMA foreign_keys=OFF')
+    try:
+        yield
+        broken = dbapi_connection.execute('PRAGMA foreign_key_check').fetchall()
+        if broken:
+            raise RuntimeError(f'the migration left rows whose parent is gone: {broken[:5]}')
+    finally:
+        dbapi_connection.execute('PRAGMA foreign_keys=ON')
 
 
 if context.is_offline_mode():

@@ -1,7 +1,7 @@
 """The database tables, one module per part of the product; import them from here.
 
 * :mod:`orqo.models.apps`: Apps, Contacts, Contact Channels, and the revision counters;
-* :mod:`orqo.models.ledger`: deliveries and their messages;
+* :mod:`orqo.models.ledger`: deliveries and their messages, and the counts of rejections;
 * :mod:`orqo.models.routing`: waitboxes, Doorkeeper conversations, sessions and entries;
 * :mod:`orqo.models.tokens`: API tokens;
 * :mod:`orqo.models.workflows`: workflows, runs, triggers, idempotency keys, rate counters;
@@ -20,6 +20,7 @@ from orqo.models.ledger import DELIVERY_OUTCOMES
 from orqo.models.ledger import MESSAGE_OUTCOMES
 from orqo.models.ledger import Delivery
 from orqo.models.ledger import MessageRecord
+from orqo.models.ledger import Rejection
 from orqo.models.outbox import PushAttempt
 from orqo.models.outbox import PushDelivery
 from orqo.models.routing import ENTRY_STATUSES
@@ -41,6 +42,6 @@ __all__ = [
     "Workflow", "WorkflowRun",
     "ApiToken", "ConversationSession", "ENTRY_STATUSES", "PushAttempt", "PushDelivery",
     "App", "BigId", "Contact", "ContactChannel", "Conversation", "ConversationEntry",
-    "DELIVERY_OUTCOMES", "Delivery", "MESSAGE_OUTCOMES", "MessageRecord",
+    "DELIVERY_OUTCOMES", "Delivery", "MESSAGE_OUTCOMES", "MessageRecord", "Rejection",
     "Revision", "Waitbox", "as_utc", "new_app_id", "utcnow",
 ]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import relationship
 
 from orqo.extensions import db
 from orqo.models.base import new_app_id
+from orqo.models.base import NEVER_REUSED
 from orqo.models.base import utcnow
 
 
@@ -44,6 +45,7 @@ class Contact(db.Model):
     """A person or service orqo accepts messages from."""
 
     __tablename__ = "contacts"
+    __table_args__ = (NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -60,6 +62,7 @@ class ContactChannel(db.Model):
     __table_args__ = (
         UniqueConstraint("app_id", "sender_id", name="uq_contact_channels_app_sender"),
         UniqueConstraint("contact_id", "app_id", name="uq_contact_channels_contact_app"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -12,6 +12,11 @@ from sqlalchemy import Integer
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+#: SQLite reuses the ids of deleted rows unless a table says AUTOINCREMENT; ids that leave
+#: orqo (deliveries, messages, pushes' ``webhook-id``, conversations...) must never repeat.
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(timezone.utc)

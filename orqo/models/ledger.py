@@ -21,9 +21,11 @@ from orqo.extensions import db
 from orqo.messages import Attachment
 from orqo.messages import Message
 from orqo.models.base import BigId
+from orqo.models.base import NEVER_REUSED
 from orqo.models.base import utcnow
 
-DELIVERY_OUTCOMES = ("accepted", "challenge", "rejected_signature", "malformed", "adapter_error")
+DELIVERY_OUTCOMES = ("accepted", "challenge", "rejected_signature", "malformed", "adapter_error",
+                     "unsigned")
 MESSAGE_OUTCOMES = ("routed", "no_route", "duplicate", "unknown_sender", "throttled", "ignored")
 
 
@@ -31,7 +33,7 @@ class Delivery(db.Model):
     """The ledger's record of one webhook delivery (its body is never stored)."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_app_id_id", "app_id", "id"),)
+    __table_args__ = (Index("ix_deliveries_app_id_id", "app_id", "id"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
@@ -64,6 +66,7 @@ class MessageRecord(db.Model):
               sqlite_where=sql_text("claimed"), postgresql_where=sql_text("claimed")),
         # A Contact's recent messages (the per-sender limit), and ON DELETE SET NULL.
         Index("ix_messages_contact_created", "contact_id", "created_at"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -135,3 +138,23 @@ class MessageRecord(db.Model):
             attachments=[Attachment(**item) for item in self.attachments or ()],
             extra=self.extra or {},
         )
+
+
+class Rejection(db.Model):
+    """How many deliveries one source sent one App in one window that were not proven genuine
+    (:mod:`orqo.rejections`): counted here, not stored one by one, so a flood cannot grow the
+    database. ``source`` is the sender's address, or ``other`` past ``REJECTION_SOURCES``."""
+
+    __tablename__ = "rejections"
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    # The window's start, in seconds since the epoch (a multiple of REJECTION_WINDOW_SECONDS).
+    window_start: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(BigId)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int] = mapped_column(Integer)
+    last_reason: Mapped[str] = mapped_column(Text, default="")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import relationship
 
 from orqo.extensions import db
 from orqo.models.base import BigId
+from orqo.models.base import NEVER_REUSED
 from orqo.models.base import utcnow
 
 PUSH_STATUSES = ("pending", "delivered", "dead")
@@ -30,7 +31,7 @@ class PushDelivery(db.Model):
     """
 
     __tablename__ = "push_deliveries"
-    __table_args__ = (Index("ix_push_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_push_deliveries_due", "status", "next_attempt_at"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
@@ -49,6 +50,7 @@ class PushAttempt(db.Model):
     """One HTTP attempt of a push delivery and how it ended."""
 
     __tablename__ = "push_attempts"
+    __table_args__ = (NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     push_id: Mapped[int] = mapped_column(

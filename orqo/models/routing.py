@@ -15,6 +15,7 @@ from sqlalchemy.orm import mapped_column
 
 from orqo.extensions import db
 from orqo.models.base import BigId
+from orqo.models.base import NEVER_REUSED
 from orqo.models.base import utcnow
 
 
@@ -24,6 +25,7 @@ class Waitbox(db.Model):
     __tablename__ = "waitboxes"
     __table_args__ = (
         Index("ix_waitboxes_waiting", "app_id", "contact_id", "status", "created_at"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -48,6 +50,7 @@ class Conversation(db.Model):
         UniqueConstraint(
             "app_id", "contact_id", "chat_id", "thread_key", name="uq_conversations_chat"
         ),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -70,6 +73,7 @@ class ConversationSession(db.Model):
     __table_args__ = (
         Index("uq_conversation_sessions_open", "conversation_id", unique=True,
               sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -96,6 +100,7 @@ class ConversationEntry(db.Model):
     __table_args__ = (
         Index("ix_conversation_entries_conv", "conversation_id", "id"),
         Index("ix_conversation_entries_queue", "status", "lease_until", "id"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

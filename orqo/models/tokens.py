@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from orqo.extensions import db
+from orqo.models.base import NEVER_REUSED
 from orqo.models.base import utcnow
 
 
@@ -17,6 +18,7 @@ class ApiToken(db.Model):
     """A bearer token: its SHA-256 hash (looked up by index, never scanned), name and scopes."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = (NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import mapped_column
 
 from orqo.extensions import db
 from orqo.models.base import BigId
+from orqo.models.base import NEVER_REUSED
 from orqo.models.base import utcnow
 
 RUN_STATUSES = ("queued", "started", "succeeded", "failed")
@@ -26,6 +27,7 @@ class Workflow(db.Model):
     """A workflow that external systems may start."""
 
     __tablename__ = "workflows"
+    __table_args__ = (NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -41,7 +43,7 @@ class WorkflowRun(db.Model):
     """
 
     __tablename__ = "workflow_runs"
-    __table_args__ = (Index("ix_workflow_runs_queue", "status", "lease_until", "id"),)
+    __table_args__ = (Index("ix_workflow_runs_queue", "status", "lease_until", "id"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"),
@@ -69,6 +71,7 @@ class WebhookTrigger(db.Model):
     """
 
     __tablename__ = "webhook_triggers"
+    __table_args__ = (NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
@@ -90,6 +93,7 @@ class AppEventTrigger(db.Model):
     """
 
     __tablename__ = "app_event_triggers"
+    __table_args__ = (NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))

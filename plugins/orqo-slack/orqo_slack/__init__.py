@@ -166,7 +166,7 @@ class SlackAdapter(Adapter):
         signatures = request.header_values(SIGNATURE_HEADER)
         timestamps = request.header_values(TIMESTAMP_HEADER)
         if not signatures and not timestamps and is_ssl_check(request.body):
-            return Verdict.accept()
+            return Verdict.accept_unsigned("ssl_check")
         for name, values in ((SIGNATURE_HEADER, signatures), (TIMESTAMP_HEADER, timestamps)):
             if not values:
                 return Verdict.reject(f"missing {name} header")

@@ -98,7 +98,7 @@ def test_unsigned_ssl_check_is_answered_200_and_routes_nothing(slack, body):
     assert response.status_code == 200
     assert response.json["messages"] == []
     [entry] = slack.ledger()
-    assert (entry["outcome"], entry["reason"]) == ("accepted", "ssl_check")
+    assert (entry["outcome"], entry["reason"]) == ("unsigned", "ssl_check")
 
 
 def test_signed_ssl_check_is_answered_200_too(slack):
