@@ -253,3 +253,44 @@ def test_secrets_are_stored_only_as_hashes(wf):
     assert token not in dumped
     assert wf.trigger_auth["Authorization"].split()[1] not in dumped
     assert db is not None and WorkflowRun is not None
+
+
+def test_no_text_pattern_can_stall_the_webhook_path(make_app):
+    """``^(a+)+$`` against 40 a's and a "!" hung a worker (Python's backtracking ``re``) until
+    gunicorn killed it; RE2 matches in time linear in the text."""
+    import threading
+
+    from orqo.testing import Harness
+    from tests.plugins import fake_adapter
+
+    harness = Harness(make_app(plugins=[fake_adapter]))
+    with harness.app.app_context():
+        from orqo.services.apps import create_app_record
+
+        app_id = create_app_record("ops", "fake", {"token": "t"}, {},
+                                   route_to_doorkeeper=False).id
+        workflow_id = workflow_service.create_workflow("evil").id
+        for pattern in (r"^(a+)+$", r"^(a|a)*$", r"(x+x+)+y"):
+            trigger_service.create_app_event_trigger(workflow_id, app_id,
+                                                     {"text_pattern": pattern})
+    harness.add_contact({app_id: "ada"})
+    answers = []
+    body = delivery({"sender": "ada", "id": "m1", "text": "a" * 40 + "!" + "x" * 40})
+    sender = threading.Thread(target=lambda: answers.append(
+        harness.deliver(app_id, body, {"X-Fake-Token": "t"})), daemon=True)
+    sender.start()
+    sender.join(timeout=20)  # a bound, not a speed check: backtracking takes 2**40 steps
+    assert answers, "the delivery was still being matched after 20 s"
+    assert answers[0].json["messages"] == [{"outcome": "no_route", "handler": "app_event"}]
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"foo(?=bar)", r"(?<!x)y"])
+def test_patterns_re2_cannot_match_in_linear_time_are_refused(wf, pattern):
+    from orqo.errors import ApiError
+
+    with wf.app.app_context(), pytest.raises(ApiError) as excinfo:
+        trigger_service.create_app_event_trigger(wf.workflow_id, wf.app_id,
+                                                 {"text_pattern": pattern})
+    assert excinfo.value.status == 422
+    [message] = excinfo.value.details["filter"]["text_pattern"]
+    assert message.startswith("not a regular expression RE2 accepts")
