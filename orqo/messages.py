@@ -81,6 +81,11 @@ class Message:
 MAX_ID = 512
 #: Longest attachment URL.
 MAX_URL = 4096
+#: Longest text (and action value) kept, in characters: Slack's own limit for a message's
+#: text; WhatsApp's and Telegram's are 4,096. Longer ones are cut, and the original length is
+#: kept in ``extra`` (``text_truncated_from``), so that no message can make a conversation
+#: read or a push megabytes long.
+MAX_TEXT = 40_000
 #: Values cut to a length rather than refused: a display name, an action id, a MIME type, a
 #: file name (a long one is still the same sender's message).
 TRUNCATED = {"sender_name": 512, "action_id": 512, "mime_type": 255, "name": 1024}
@@ -180,7 +185,7 @@ def check_message(message: Message) -> Message:
     of :data:`MESSAGE_KINDS`; attachments of a kind in :data:`ATTACHMENT_KINDS` with a
     ``file_id`` of at most :data:`MAX_ID` and a ``url`` of at most :data:`MAX_URL` characters;
     ``extra`` a JSON object. Names, action ids, MIME types and file names are cut to
-    :data:`TRUNCATED`; characters no database stores become U+FFFD. The pipeline runs this on
+    :data:`TRUNCATED`, the text and an action value to :data:`MAX_TEXT` (marked in ``extra``); characters no database stores become U+FFFD. The pipeline runs this on
     every message of every adapter, so the limits are the same for all of them.
     """
     if not isinstance(message, Message):
@@ -199,6 +204,11 @@ def check_message(message: Message) -> Message:
     if not isinstance(message.extra, dict):
         raise NotAMessage("extra: must be a JSON object")
     message.extra = clean_json(message.extra)
+    for name in ("text", "action_value"):
+        value = getattr(message, name)
+        if value is not None and len(value) > MAX_TEXT:
+            message.extra[f"{name}_truncated_from"] = len(value)
+            setattr(message, name, value[:MAX_TEXT])
     return message
 
 

@@ -481,6 +481,7 @@ ENDPOINT_SCOPES = {
                       "create_app_event_trigger", "delete_app_event_trigger", "list_runs"],
         "tokens": ["list_tokens", "create_token", "revoke_token"],
         "events": ["list_events", "get_event", "replay"],
+        "rejections": ["list_rejections"],
     }.items() for view in views},
 }
 #: Fuzzed by the tests above, or answering without a token.

@@ -296,3 +296,19 @@ def test_duplicates_do_not_count_and_throttled_messages_can_be_replayed(make_app
     with harness.app.app_context():
         _delivery, record = replay(throttled_id)
         assert record.outcome == "routed"
+
+
+def test_a_text_past_40000_characters_is_cut_and_marked(fake):
+    """3 MB texts made a conversation read 60 MB long (issue 15, finding 12): a text is kept
+    to MAX_TEXT characters, its original length in ``extra``, for every adapter."""
+    from orqo.messages import MAX_TEXT
+
+    text = "é" * 300_000 + "end"
+    response = fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "m1", "text": text}),
+                            fake.headers)
+    assert response.status_code == 200
+    assert response.json["messages"] == [{"outcome": "routed", "handler": "doorkeeper"}]
+    with fake.app.app_context():
+        stored, extra = db.session.execute(select(MessageRecord.text, MessageRecord.extra)).one()
+    assert MAX_TEXT == 40_000 and stored == text[:MAX_TEXT]
+    assert extra == {"text_truncated_from": len(text)}
