@@ -22,7 +22,9 @@ from orqo_remote.errors import AddressRefused
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_SHARED = ipaddress.ip_network("100.64.0.0/10")
+#: RFC 1918, shared address space (CGNAT, RFC 6598) and unique local IPv6 (RFC 4193).
+_PRIVATE = [ipaddress.ip_network(network) for network in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # Resolution runs here so that a resolver that hangs cannot hold a call past its deadline.
 _RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="orqo-remote-dns")
@@ -47,14 +49,14 @@ def _is_loopback(address: Address) -> bool:
 
 def _embedded(address: Address) -> list[Address]:
     """``address`` and any IPv4 address it carries (mapped, 6to4, Teredo, NAT64)."""
-    found = [address]
+    found = []
     if isinstance(address, ipaddress.IPv6Address):
         found += [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
         if address.teredo:
             found += list(address.teredo)
         if address in _NAT64:
             found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    return found
+    return found + [address]  # what is carried says more than the wrapper's range
 
 
 def refusal(address: Address, loopback_named: bool) -> str | None:
@@ -74,9 +76,11 @@ def refusal(address: Address, loopback_named: bool) -> str | None:
             return "link-local"
         if candidate.is_multicast:
             return "multicast"
-        if candidate.is_private or candidate in _SHARED:
+        if any(candidate in network for network in _PRIVATE
+               if network.version == candidate.version):
             return "private"
-        if candidate.is_reserved or not candidate.is_global:
+        # The rest of the special-purpose ranges: documentation, benchmarking, 0/8, 240/4...
+        if candidate.is_reserved or candidate.is_private or not candidate.is_global:
             return "reserved"
     return None
 
