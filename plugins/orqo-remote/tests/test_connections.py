@@ -15,6 +15,7 @@ import time
 
 import orqo_remote
 import pytest
+import requests
 from orqo_remote.testing import answer
 from orqo_remote.testing import http_answer
 from orqo_remote.testing import reset
@@ -75,6 +76,27 @@ def test_a_trickling_stage_answer_is_cut_off_at_the_budget(harness, loopback_ada
     response, took = deliver(harness, app_id)
     assert took < BUDGET + SLACK, f"answered after {took:.2f} s"
     assert_unreachable(harness, response, adapter.url)
+
+
+def test_a_trickling_adapter_gets_the_platform_a_503_from_real_gunicorn(make_server,
+                                                                        loopback_adapter):
+    adapter = loopback_adapter(trickle(STAGE_ANSWER, 0.2))
+    server = make_server(workers=1)
+    app = server.cli_json("apps", "create", "--name", "trickle", "--adapter", "remote",
+                          "--config", f"url={adapter.url}", "--config",
+                          f"budget_seconds={BUDGET}", "--credential", f"signing_secret={SECRET}")
+    started = time.monotonic()
+    response = requests.post(server.url + app["webhook_path"], data=BODY,
+                             headers=hmac_headers(SECRET, BODY), timeout=30)
+    took = time.monotonic() - started
+    assert took < BUDGET + SLACK, f"answered after {took:.2f} s"
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"]
+    assert response.json()["error"]["code"] == "adapter_error"
+    [entry] = server.cli_json("events", "list", "--json")
+    assert entry["outcome"] == "adapter_error"
+    assert entry["reason"].endswith(UNREACHABLE)
+    assert SECRET not in server.log()
 
 
 def test_a_trickling_manifest_is_cut_off_at_manifest_timeout(harness, loopback_adapter,
