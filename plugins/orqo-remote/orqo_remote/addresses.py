@@ -14,7 +14,9 @@ to exactly those (no second resolution that a DNS rebinding could answer differe
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -26,8 +28,20 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _PRIVATE = [ipaddress.ip_network(network) for network in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-# Resolution runs here so that a resolver that hangs cannot hold a call past its deadline.
-_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="orqo-remote-dns")
+_resolvers: dict[int, ThreadPoolExecutor] = {}
+_resolvers_lock = threading.Lock()
+
+
+def _resolver() -> ThreadPoolExecutor:
+    """This process's resolver threads (so that a resolver that hangs cannot hold a call past
+    its deadline); per process, as a forked worker does not inherit its parent's threads."""
+    pid = os.getpid()
+    with _resolvers_lock:
+        if pid not in _resolvers:
+            _resolvers.clear()
+            _resolvers[pid] = ThreadPoolExecutor(max_workers=8,
+                                                 thread_name_prefix="orqo-remote-dns")
+        return _resolvers[pid]
 
 
 def names_loopback(host: str) -> bool:
@@ -94,7 +108,7 @@ def resolve(host: str, port: int, timeout: float | None, *, check: bool) -> list
     :raises socket.gaierror: when the host does not resolve.
     :raises TimeoutError: when the resolver did not answer within ``timeout``.
     """
-    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    lookup = _resolver().submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
     try:
         infos = lookup.result(timeout)
     except FutureTimeout:
