@@ -15,11 +15,16 @@ verified and parsed by the service at that URL:
 * ``/manifest.json`` is fetched and validated whenever the App's settings are saved (created,
   updated, credentials rotated); every credential it declares is required.
 * One budget (``budget_seconds``, 2.5 s by default) covers a whole delivery from its receipt,
-  so orqo answers within Slack's 3 s. An adapter that is down, slow, answers non-2xx, invalid
-  JSON, JSON that breaks the schema or a body over ``max_response_bytes`` makes the delivery an
-  ``adapter_error``: the platform gets 503 with ``Retry-After`` and retries.
-* URLs are https except on loopback; ``REMOTE_ADAPTER_ALLOWED_HOSTS`` limits the hosts;
+  so orqo answers within Slack's 3 s; it bounds every read. An adapter that is down, slow,
+  answers non-2xx, invalid JSON, JSON that breaks the schema or a body over
+  ``max_response_bytes`` makes the delivery an ``adapter_error``: the platform gets 503 with
+  ``Retry-After`` and retries.
+* URLs are https except on loopback; ``REMOTE_ADAPTER_ALLOWED_HOSTS`` limits the hosts, and
+  without it only public addresses (or loopback named as such) are connected to, checked after
+  resolution on every connection (:mod:`orqo_remote.addresses`, :mod:`orqo_remote.transport`);
   redirects are never followed (see :mod:`orqo_remote.client`).
+* Changing the URL's origin needs the credentials again
+  (:meth:`RemoteAdapter.credentials_destination`).
 
 The same contract is served for any installed adapter by ``orqo adapter-serve PLATFORM``.
 """

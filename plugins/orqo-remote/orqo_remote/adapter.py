@@ -25,7 +25,7 @@ from orqo_remote.manifest import HealthSchema
 from orqo_remote.manifest import ManifestSchema
 
 MIB = 1024 * 1024
-#: Seconds to wait for ``/manifest.json`` when an App is saved (not on the delivery path).
+#: Seconds ``GET /manifest.json`` may take in all when an App is saved (not on the delivery path).
 MANIFEST_TIMEOUT = 10.0
 #: The least time worth starting a stage call with.
 MIN_REMAINING = 0.01
@@ -82,7 +82,8 @@ def fetch_manifest(session, base_url: str, config: dict) -> dict:
     """``GET /manifest.json``, validated; :class:`RemoteAdapterError` when unusable."""
     status, body = client.call(session, "GET", base_url, "/manifest.json",
                                connect_timeout=config["connect_timeout"],
-                               read_timeout=MANIFEST_TIMEOUT, limit=config["max_response_bytes"])
+                               read_timeout=MANIFEST_TIMEOUT, limit=config["max_response_bytes"],
+                               deadline=client.clock() + MANIFEST_TIMEOUT)
     where = f"remote adapter {base_url}: GET /manifest.json"
     if status != 200:
         raise RemoteAdapterError(f"{where} answered HTTP {status}.")
@@ -97,7 +98,8 @@ def fetch_health(session, base_url: str, config: dict) -> dict:
     status, body = client.call(session, "GET", base_url, "/health",
                                connect_timeout=config["connect_timeout"],
                                read_timeout=config["budget_seconds"],
-                               limit=config["max_response_bytes"])
+                               limit=config["max_response_bytes"],
+                               deadline=client.clock() + config["budget_seconds"])
     where = f"remote adapter {base_url}: GET /health"
     data = client.decode_json(body, where) if body else None
     try:
@@ -138,6 +140,13 @@ class RemoteAdapter(Adapter):
         self.session = client.make_session()
 
     @classmethod
+    def credentials_destination(cls, config: dict) -> str | None:
+        """Where the App's credentials are sent: the origin of ``config["url"]``
+        (``scheme://host:port``, lower case, the port explicit). orqo asks for the credentials
+        again when a settings change would send them somewhere else."""
+        return client.destination((config or {}).get("url"))
+
+    @classmethod
     def validate_settings(cls, credentials: dict, config: dict) -> tuple[dict, dict]:
         """Check the URL, fetch and validate the adapter's manifest, check the credentials.
 
@@ -154,6 +163,7 @@ class RemoteAdapter(Adapter):
             config["url"] = client.check_url(config["url"], client.allowed_hosts())
             manifest = fetch_manifest(session, config["url"], config)
         except RemoteAdapterError as exc:
+            client.log_detail(exc)
             raise ValidationError({"config": {"url": [str(exc)]}}) from None
         finally:
             session.close()
@@ -204,7 +214,9 @@ class RemoteAdapter(Adapter):
             try:
                 report[key] = fetch(self.session, base_url, config)
             except RemoteAdapterError as exc:
-                report["errors"].append(str(exc))
+                # Run by an operator on orqo's host: the cause is theirs to see.
+                report["errors"].append(f"{exc} (cause: {exc.detail})" if exc.detail
+                                        else str(exc))
         manifest = report["manifest"]
         if manifest is not None:
             if credential_errors(manifest, credentials):
@@ -236,10 +248,14 @@ class RemoteAdapter(Adapter):
             previous_credentials=[],
         )
         payload = json.dumps(_STAGE_REQUEST.dump(outgoing)).encode("utf-8")
-        status, body = client.call(
-            self.session, "POST", base_url, path, payload=payload, deadline=deadline,
-            connect_timeout=min(config["connect_timeout"], remaining), read_timeout=remaining,
-            limit=config["max_response_bytes"])
+        try:
+            status, body = client.call(
+                self.session, "POST", base_url, path, payload=payload, deadline=deadline,
+                connect_timeout=min(config["connect_timeout"], remaining),
+                read_timeout=remaining, limit=config["max_response_bytes"])
+        except RemoteAdapterError as exc:
+            client.log_detail(exc)
+            raise
         if 200 <= status < 300:
             return where, client.decode_json(body, where)
         try:

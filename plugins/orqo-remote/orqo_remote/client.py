@@ -3,17 +3,23 @@
 * URLs: ``https`` only, except loopback hosts (``127.0.0.0/8``, ``::1``, ``localhost``) which
   may use ``http``; no user info, query or fragment. When orqo's config sets
   ``REMOTE_ADAPTER_ALLOWED_HOSTS`` (a list, or a comma-separated string), only those hosts are
-  called, checked when an App is saved and again on every call.
-* Calls: one pooled :class:`requests.Session` per adapter instance, redirects never followed
-  (a 3xx is an error), no retries (the platform retries the whole delivery), a connect timeout
-  and a read timeout, response bodies read as a stream and abandoned past a size limit.
+  called, checked when an App is saved and again on every call. When it is unset, the
+  addresses a host resolves to are checked on every connection instead
+  (:mod:`orqo_remote.addresses`).
+* Calls: one pooled :class:`requests.Session` per adapter instance
+  (:func:`orqo_remote.transport.make_session`), redirects never followed (a 3xx is an error),
+  no retries (the platform retries the whole delivery), one deadline over the whole call
+  (resolving, connecting, sending and every read of the answer), response bodies read as a
+  stream and abandoned past a size limit.
 * Errors: :class:`RemoteAdapterError`, whose message names what went wrong and where, never a
-  credential or a body.
+  credential or a body. Every way of not reaching the adapter (refused, not found, timed out,
+  reset, TLS failure) gives the same message, so that the answer cannot be used to map a
+  network; the detail goes to orqo's log at WARNING.
 """
 from __future__ import annotations
 
-import ipaddress
 import json
+import logging
 import re
 import time
 from urllib.parse import urlsplit
@@ -21,25 +27,31 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 from flask import has_app_context
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import HTTPError
 
 from orqo.config import as_name_list
-from orqo.errors import OrqoError
+from orqo_remote import transport
+from orqo_remote.addresses import names_loopback
+from orqo_remote.errors import AddressRefused
+from orqo_remote.errors import RemoteAdapterError
 
-#: orqo config key: the hosts remote adapters may be called on (unset: any https host).
+__all__ = ["ALLOWED_HOSTS_KEY", "RemoteAdapterError", "allowed_hosts", "call", "check_url",
+           "decode_json", "destination", "log_detail", "make_session", "unreachable"]
+
+#: orqo config key: the hosts remote adapters may be called on (unset: public addresses, or
+#: loopback named as such).
 ALLOWED_HOSTS_KEY = "REMOTE_ADAPTER_ALLOWED_HOSTS"
 #: The clock deliveries' budgets are measured with; ``StageRequest.received_at`` is on it.
 clock = time.time
+make_session = transport.make_session
 _CHUNK = 64 * 1024
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"\)\]]+)")
+logger = logging.getLogger("orqo.remote")
 
 
-class RemoteAdapterError(OrqoError):
-    """A remote adapter could not be called, or gave no usable answer.
-
-    The message says why and names the adapter's URL; it never holds a credential or a body.
-    """
+def unreachable(where: str) -> str:
+    """The one message for an adapter that could not be reached, whatever the cause."""
+    return f"{where}: timed out or connection failed; the adapter could not be reached in time."
 
 
 def allowed_hosts() -> list[str]:
@@ -50,20 +62,11 @@ def allowed_hosts() -> list[str]:
             as_name_list(current_app.config.get(ALLOWED_HOSTS_KEY))]
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or bool(mapped and mapped.is_loopback)
-
-
 def check_url(url, allowed: list[str]) -> str:
     """Return ``url`` without its trailing slash if orqo may call it; else raise.
+
+    Checks the URL's text only; the addresses its host resolves to are checked on every
+    connection (:mod:`orqo_remote.addresses`).
 
     :raises RemoteAdapterError: naming the rule the URL breaks.
     """
@@ -82,7 +85,7 @@ def check_url(url, allowed: list[str]) -> str:
                                  "credentials go in the App's credentials.")
     if parts.query or parts.fragment:
         raise RemoteAdapterError("The adapter URL must not have a query or a fragment.")
-    if parts.scheme == "http" and not is_loopback(host):
+    if parts.scheme == "http" and not names_loopback(host):
         raise RemoteAdapterError(f"The adapter URL must use https (http is allowed only on "
                                  f"loopback), not http://{host}.")
     if allowed and host not in allowed:
@@ -90,17 +93,30 @@ def check_url(url, allowed: list[str]) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
-def make_session() -> requests.Session:
-    """A session with a connection pool and no retries (orqo never retries a stage call)."""
-    session = requests.Session()
-    pooled = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-    session.mount("https://", pooled)
-    session.mount("http://", pooled)
-    return session
+def destination(url) -> str | None:
+    """Where credentials sent to ``url`` go: its origin, normalised as
+    ``scheme://host:port`` (lower case, the port explicit, IPv6 in brackets).
+
+    None without a URL; the URL's text when it cannot be parsed (so any change of an unusable
+    URL counts as a new destination).
+    """
+    if not isinstance(url, str) or not url.strip():
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
+    except ValueError:
+        return url.strip()
+    host = (parts.hostname or "").rstrip(".")  # hostname is lower-cased already
+    if not host or port is None:
+        return url.strip()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme.lower()}://{host}:{port}"
 
 
-def _cause(exc: Exception) -> str:
-    """A short cause of a connection failure ("Connection refused"), without the URL."""
+def _cause(exc: BaseException) -> str:
+    """A short cause of a connection failure ("Connection refused"), for orqo's log only."""
     reason = exc.args[0] if exc.args else exc
     reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
     found = _ERRNO.search(str(reason))
@@ -108,44 +124,48 @@ def _cause(exc: Exception) -> str:
 
 
 def call(session: requests.Session, method: str, base_url: str, path: str, *,
-         connect_timeout: float, read_timeout: float, limit: int, payload: bytes | None = None,
-         deadline: float | None = None) -> tuple[int, bytes]:
+         connect_timeout: float, read_timeout: float, limit: int, deadline: float,
+         payload: bytes | None = None) -> tuple[int, bytes]:
     """Send one request to ``base_url + path``; return ``(status, body)``.
 
-    :param read_timeout: seconds to wait for each read from the adapter.
+    :param connect_timeout: seconds to connect, at most.
+    :param read_timeout: seconds to wait for each read from the adapter, at most.
     :param limit: the largest body accepted, in bytes.
-    :param deadline: when set (on :data:`clock`), the body must be read by then.
-    :raises RemoteAdapterError: on a connection failure, a timeout, a redirect or a body over
-        ``limit``.
+    :param deadline: on :data:`clock`: resolving, connecting, sending and reading the whole
+        answer must be done by then.
+    :raises RemoteAdapterError: on a refused address, a redirect or a body over ``limit``
+        (each saying so), or with the message of :func:`unreachable` for every connection
+        failure and timeout (the cause in its ``detail``).
     """
     where = f"remote adapter {base_url}: {method} {path}"
     headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
     if payload is not None:
         headers["Content-Type"] = "application/json"
+    check_addresses = not allowed_hosts()
     try:
-        with session.request(method, base_url + path, data=payload, headers=headers,
-                             timeout=(connect_timeout, read_timeout), allow_redirects=False,
-                             stream=True) as response:
+        with transport.bounded(deadline - clock(), check_addresses), session.request(
+                method, base_url + path, data=payload, headers=headers,
+                timeout=(connect_timeout, read_timeout), allow_redirects=False,
+                stream=True) as response:
             if 300 <= response.status_code < 400:
                 raise RemoteAdapterError(f"{where} answered a redirect (HTTP "
                                          f"{response.status_code}), which orqo does not follow; "
                                          "configure the adapter's final URL.")
             return response.status_code, _read(response, limit, deadline, where)
-    except requests.ConnectTimeout:
-        raise RemoteAdapterError(f"{where}: could not connect within {connect_timeout:.3g} s."
-                                 ) from None
-    except requests.ReadTimeout:
-        raise RemoteAdapterError(f"{where}: timed out, no answer within {read_timeout:.3g} s."
-                                 ) from None
-    except requests.ConnectionError as exc:
-        if exc.args and isinstance(exc.args[0], ReadTimeoutError):  # raised while streaming
-            raise RemoteAdapterError(f"{where}: timed out while reading the answer.") from None
-        raise RemoteAdapterError(f"{where}: connection failed ({_cause(exc)}).") from None
-    except requests.RequestException as exc:
-        raise RemoteAdapterError(f"{where}: request failed ({type(exc).__name__}).") from None
+    except AddressRefused as exc:
+        raise RemoteAdapterError(f"{where}: {exc}") from None
+    except (requests.RequestException, HTTPError, OSError) as exc:
+        raise RemoteAdapterError(unreachable(where),
+                                 detail=f"{type(exc).__name__}: {_cause(exc)}") from None
 
 
-def _read(response: requests.Response, limit: int, deadline: float | None, where: str) -> bytes:
+def log_detail(exc: RemoteAdapterError) -> None:
+    """Log the cause behind a generic :class:`RemoteAdapterError` (if any) at WARNING."""
+    if exc.detail:
+        logger.warning("%s (cause: %s)", exc, exc.detail)
+
+
+def _read(response: requests.Response, limit: int, deadline: float, where: str) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         raise RemoteAdapterError(f"{where}: the answer is {declared} bytes, over the limit of "
@@ -155,9 +175,10 @@ def _read(response: requests.Response, limit: int, deadline: float | None, where
         size += len(chunk)
         if size > limit:
             raise RemoteAdapterError(f"{where}: the answer is over the limit of {limit} bytes.")
-        # The read timeout bounds each read, not the whole body: a trickle is cut off here.
-        if deadline is not None and clock() > deadline:
-            raise RemoteAdapterError(f"{where}: timed out while reading the answer.")
+        # The sockets stop at the deadline; this also catches an answer that came whole but late.
+        if clock() > deadline:
+            raise RemoteAdapterError(unreachable(where),
+                                     detail="the answer was still arriving at the deadline")
         chunks.append(chunk)
     return b"".join(chunks)
 

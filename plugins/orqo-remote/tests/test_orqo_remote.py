@@ -25,6 +25,8 @@ from orqo.services.apps import rotate_credentials
 from orqo.testing import Harness
 
 URL = "https://slack-adapter.example"
+#: The one reason for every way of not reaching the adapter (refused, not found, timed out...).
+UNREACHABLE = "timed out or connection failed; the adapter could not be reached in time."
 
 MANIFEST = {
     "schema_version": "1.0",
@@ -197,8 +199,8 @@ def without(mapping, key):
     ({"status_code": 500, "json": {"error": "boom"}}, "HTTP 500"),
     ({"status_code": 302, "headers": {"Location": "https://elsewhere.example/manifest.json"}},
      "does not follow"),
-    ({"exc": requests.exceptions.ConnectionError}, "connection failed"),
-    ({"exc": requests.exceptions.ReadTimeout}, "timed out"),
+    ({"exc": requests.exceptions.ConnectionError}, UNREACHABLE),
+    ({"exc": requests.exceptions.ReadTimeout}, UNREACHABLE),
 ])
 def test_an_unusable_manifest_refuses_the_app(make_app, requests_mock, answer, message):
     requests_mock.get(f"{URL}/manifest.json", **answer)
@@ -398,14 +400,14 @@ def test_rotated_credentials_are_mapped_too(remote):
 INVALID_MESSAGE = {**PARSE_RESULT["messages"][0], "dedupe_key": ["not", "a", "string"]}
 
 FAILURES = [
-    ("verify", {"exc": requests.exceptions.ReadTimeout}, "timed out"),
-    ("parse", {"exc": requests.exceptions.ReadTimeout}, "timed out"),
-    ("verify", {"exc": requests.exceptions.ConnectTimeout}, "could not connect within"),
+    ("verify", {"exc": requests.exceptions.ReadTimeout}, UNREACHABLE),
+    ("parse", {"exc": requests.exceptions.ReadTimeout}, UNREACHABLE),
+    ("verify", {"exc": requests.exceptions.ConnectTimeout}, UNREACHABLE),
     ("verify", {"exc": requests.exceptions.ConnectionError(
         "HTTPSConnectionPool: Max retries exceeded (Caused by NewConnectionError("
         "'Failed to establish a new connection: [Errno 111] Connection refused'))")},
-     "connection failed (Connection refused)"),
-    ("parse", {"exc": requests.exceptions.ConnectionError}, "connection failed"),
+     UNREACHABLE),
+    ("parse", {"exc": requests.exceptions.ConnectionError}, UNREACHABLE),
     ("verify", {"status_code": 500, "json": {"error": {"code": "internal_error",
                                                        "message": "boom", "details": {}}}},
      "answered HTTP 500 (internal_error)"),
@@ -496,7 +498,7 @@ def test_an_answer_after_the_budget_is_cut_off(remote, monkeypatch):
 
     remote.mock.post(f"{URL}/verify-webhook", json=too_slow_verify)
     response = remote.deliver(remote.app_id, SLACK_EVENT, SLACK_HEADERS)
-    assert_adapter_error(remote, response, "timed out while reading the answer")
+    assert_adapter_error(remote, response, UNREACHABLE)
 
 
 def test_a_body_still_arriving_after_the_budget_is_cut_off(remote, monkeypatch):
@@ -522,7 +524,7 @@ def test_a_body_still_arriving_after_the_budget_is_cut_off(remote, monkeypatch):
 
     remote.mock.post(f"{URL}/verify-webhook", body=Trickle())
     response = remote.deliver(remote.app_id, SLACK_EVENT, SLACK_HEADERS)
-    assert_adapter_error(remote, response, "timed out while reading the answer")
+    assert_adapter_error(remote, response, UNREACHABLE)
 
 
 # --- orqo adapters check -------------------------------------------------------------------
@@ -550,8 +552,8 @@ def test_adapters_check_shows_manifest_and_health(remote):
     ({"status_code": 503, "json": {**HEALTH, "status": "degraded"}}, "HTTP 503"),
     ({"json": without(HEALTH, "version")}, "version"),
     ({"json": {**HEALTH, "version": ""}}, "version"),
-    ({"exc": requests.exceptions.ReadTimeout}, "timed out, no answer within 2.5 s"),
-    ({"exc": requests.exceptions.ConnectionError}, "connection failed"),
+    ({"exc": requests.exceptions.ReadTimeout}, UNREACHABLE),
+    ({"exc": requests.exceptions.ConnectionError}, UNREACHABLE),
     ({"text": "ready"}, "not valid JSON"),
 ])
 def test_adapters_check_fails_clearly_when_the_adapter_is_not_ready(remote, answer, message):
