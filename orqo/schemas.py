@@ -13,6 +13,7 @@ import binascii
 from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
+from marshmallow import post_dump
 from marshmallow import post_load
 from marshmallow import validate
 
@@ -72,6 +73,14 @@ class VerdictSchema(Schema):
     reason = fields.String(load_default="")
     status = fields.Integer(load_default=401, validate=validate.Range(min=400, max=499))
     signed = fields.Boolean(load_default=True, truthy={True}, falsy={False})
+
+    @post_dump
+    def _only_unsigned(self, data, **kwargs):
+        # "signed" is on the wire only when false (Verdict.accept_unsigned): the usual verdict
+        # stays what remote adapters written before it answer.
+        if data.get("signed", True):
+            data.pop("signed", None)
+        return data
 
     @post_load
     def _make(self, data, **kwargs):
