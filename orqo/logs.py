@@ -81,7 +81,7 @@ def init_app(app) -> None:
         logger.addHandler(handler)
         logger.propagate = False
     handler = next(h for h in logger.handlers if h.get_name() == _HANDLER_NAME)
-    handler.setFormatter(JsonFormatter() if app.config["LOG_FORMAT"] == "json" else
+    handler.setFormatter(JsonFormatter() if app.config["LOG_FORMAT"].lower() == "json" else
                          TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
 
