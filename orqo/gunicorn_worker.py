@@ -20,23 +20,29 @@ import sys
 from gunicorn import util
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.sync import SyncWorker
-from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.exceptions import default_exceptions
 
 from orqo.errors import ConfigError
 
 INTERNAL_ERROR = "An internal error occurred."
+#: Codes that differ from werkzeug's name for the status: the same code as nginx's own answer
+#: to the same refusal (deploy/nginx.conf), whichever of the two refuses.
+CODES = {414: "request_uri_too_large"}
 
 
 def error_answer(status: int, reason: str, message: str) -> bytes:
     """A complete HTTP/1.1 answer (closing the connection) with orqo's JSON error body.
 
-    The code is werkzeug's name for the status, as orqo's own answers use it
+    The code is the name of werkzeug's exception for the status, as in orqo's own answers
     (``request_header_fields_too_large``); a 5xx is ``internal_error`` unless it is 501.
     """
     if status >= 500 and status != 501:
         code, message = "internal_error", INTERNAL_ERROR
+    elif status in CODES:
+        code = CODES[status]
     else:
-        code = HTTP_STATUS_CODES.get(status, reason).lower().replace(" ", "_")
+        known = default_exceptions.get(status)
+        code = (known().name if known else reason).lower().replace(" ", "_")
     body = json.dumps({"error": {"code": code, "message": message or reason, "details": {}}})
     head = (f"HTTP/1.1 {status} {reason}\r\n"
             "Connection: close\r\n"

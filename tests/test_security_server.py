@@ -193,3 +193,147 @@ def test_the_real_orqo_against_a_missing_postgresql_database_is_one_line(tmp_pat
         error = one_error_line(result.stderr)
         assert error["code"] == "database_unavailable", error
         assert SECRET not in result.stderr and "Traceback" not in result.stderr
+
+
+# --- gunicorn's own answers and chunked bodies (#6) -------------------------------------------
+
+def exchange(server: OrqoServer, request: bytes, half_close: bool = True) -> tuple[int, dict, bytes]:
+    """Send ``request`` as it is on one connection to ``server``; its status, headers and body.
+
+    With ``half_close`` the client then ends its side, so a body cut short is seen to end."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as connection:
+        connection.sendall(request)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip()
+               for name, _, value in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def json_error(headers: dict, body: bytes) -> dict:
+    """The error of an answer in orqo's JSON error shape, with nosniff."""
+    assert headers["content-type"] == "application/json", (headers, body)
+    assert headers["x-content-type-options"] == "nosniff"
+    error = json.loads(body)["error"]
+    assert set(error) == {"code", "message", "details"}
+    return error
+
+
+BROKEN_CHUNKED_BODIES = {
+    "size not hexadecimal": b"zz\r\nhello\r\n0\r\n\r\n",
+    "chunk longer than its size": b"5\r\nhelloXX\r\n0\r\n\r\n",
+    "body ends inside a chunk": b"a\r\nabc",
+    "body ends before the last chunk": b"5\r\nhello\r\n",
+}
+
+
+def test_a_broken_chunked_body_is_a_json_400_on_every_path(make_server):
+    server = make_server(workers=1)
+    tried = 0
+    for path in ("/healthz", "/readyz", "/api/v1/webhooks/NoSuchApp0000000", "/api/v1/hooks/x",
+                 "/api/v1/apps", "/no/such/path"):
+        for name, body in BROKEN_CHUNKED_BODIES.items():
+            status, headers, answer = exchange(server, (
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n").encode() + body)
+            assert status == 400, (path, name, answer)
+            assert json_error(headers, answer)["code"] == "invalid_chunked_body"
+            tried += 1
+    assert tried == 24
+    log = server.log()
+    assert "Traceback" not in log and '" 500 ' not in log
+
+
+def test_gunicorns_own_refusals_are_json(make_server):
+    server = make_server(workers=1)
+    cases = [
+        (b"NOT A REQUEST LINE\r\n\r\n", 400, "bad_request"),
+        (b"GET /healthz?" + b"x" * 8200 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414,
+         "request_uri_too_large"),
+        (b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Pad: " + b"y" * 8200 + b"\r\n\r\n", 431,
+         "request_header_fields_too_large"),
+        (b"GET /healthz HTTP/1.1\r\nHost: a\r\n"
+         + b"".join(b"X-H%d: 1\r\n" % i for i in range(101)) + b"\r\n", 431,
+         "request_header_fields_too_large"),
+    ]
+    for request, expected_status, code in cases:
+        status, headers, body = exchange(server, request)
+        assert status == expected_status, body
+        assert json_error(headers, body)["code"] == code
+    # The bounds themselves still pass: a request line and a header line of 8190 bytes with
+    # their CRLF, as many header lines as nginx may add to a client's 90.
+    line = b"GET /healthz?p=" + b"x" * (8188 - len(b"GET /healthz?p= HTTP/1.1")) + b" HTTP/1.1"
+    assert len(line) == 8188
+    assert exchange(server, line + b"\r\nHost: a\r\n\r\n")[0] == 200
+    header = b"X-Pad: " + b"y" * (8188 - len(b"X-Pad: "))
+    assert exchange(server, b"GET /healthz HTTP/1.1\r\nHost: a\r\n" + header + b"\r\n\r\n")[0] == 200
+    assert "Traceback" not in server.log()
+
+
+# --- Tokens out of gunicorn's access log, and no redirect (#10) -------------------------------
+
+def raw_request(server: OrqoServer, method: str, target: str, body: bytes = b"") -> int:
+    """``method target`` sent exactly as written (no client normalises it); the status."""
+    status, _, _ = exchange(server, (
+        f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n").encode() + body, half_close=False)
+    return status
+
+
+def test_tokens_never_reach_gunicorns_log_however_the_path_is_spelled(make_server):
+    server = make_server(workers=1)
+    workflow = server.cli_json("workflows", "create", "--name", "w")
+    hook = server.cli_json("triggers", "create", str(workflow["id"]))["url_path"]
+    token = hook.rsplit("/", 1)[1]
+    api_token = server.cli_json("tokens", "create", "--name", "t", "--scope", "admin")["token"]
+    tried = [
+        ("POST", hook, 201),                                    # the token URL itself
+        ("POST", hook.replace("/hooks/", "//hooks/"), 404),     # was a 308 clients follow
+        ("POST", hook.replace("/api/v1/", "/api/v1//"), 404),
+        ("POST", hook.replace("/api/", "//api/"), 201),        # gunicorn reads a leading // as /
+        ("POST", hook.replace("/hooks/", "/./hooks/"), 404),
+        ("POST", hook.replace("/hooks/", "/%68ooks/"), 201),    # werkzeug decodes, routes it
+        ("POST", hook.replace("/hooks/", "/hooks//"), 404),
+        ("POST", f"{hook}?access_token={api_token}", 201),
+        ("GET", f"/api/v1/apps?access_token={api_token}", 401),
+        ("GET", f"/api/v1/apps?x=1&access_token={api_token}", 401),
+        ("GET", f"/healthz?q={api_token}", 200),                # an orqo_ token anywhere
+        ("GET", f"/no/such/{api_token}", 404),
+    ]
+    for method, target, expected in tried:
+        assert raw_request(server, method, target, b"{}" if method == "POST" else b"") == \
+            expected, target
+    log = wait_for_lines(server, "[redacted]", len(tried))
+    assert token not in log and api_token not in log
+    assert api_token.removeprefix("orqo_")[:20] not in log
+    assert '" 308 ' not in log
+
+
+def wait_for_lines(server: OrqoServer, text: str, count: int, timeout: float = 10.0) -> str:
+    """gunicorn's log, once ``text`` is in ``count`` of its lines (an access-log line is
+    written just after its answer is sent)."""
+    deadline = time.monotonic() + timeout
+    log = server.log()
+    while sum(text in line for line in log.splitlines()) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+        log = server.log()
+    assert sum(text in line for line in log.splitlines()) >= count, log[-4000:]
+    return log
+
+
+def test_every_path_answers_errors_in_json_with_nosniff(client):
+    for method, path, status in [("POST", "/api/v1//hooks/abc", 404),
+                                 ("GET", "/api/v1//openapi.json", 404),
+                                 ("GET", "//healthz", 404), ("GET", "/", 404),
+                                 ("GET", "/static/app.js", 404), ("POST", "/healthz", 405),
+                                 ("GET", "/api/v1/apps", 401)]:
+        response = client.open(path, method=method)
+        assert response.status_code == status, path
+        assert response.is_json and set(response.json["error"]) == {"code", "message", "details"}
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/healthz").headers["X-Content-Type-Options"] == "nosniff"
