@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,7 +27,10 @@ from orqo.config import InvalidSetting
 from orqo.testing.server import CHECKOUT
 from orqo.testing.server import OrqoServer
 from orqo.testing.server import free_port
-from orqo.testing.server import stop_process
+from tests.nginx_harness import REQUIRES_NGINX
+from tests.nginx_harness import Nginx
+from tests.nginx_harness import replace_once
+from tests.nginx_harness import wait_until
 
 BIN = Path(sys.executable).parent
 SECRET = "a-signing-secret-never-printed"
@@ -337,3 +341,71 @@ def test_every_path_answers_errors_in_json_with_nosniff(client):
         assert response.is_json and set(response.json["error"]) == {"code", "message", "details"}
         assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/healthz").headers["X-Content-Type-Options"] == "nosniff"
+
+
+# --- nginx's limits on the webhook paths ------------------------------------------------------
+
+class LimitedNginx(Nginx):
+    """deploy/nginx.conf with its webhook limits made small enough to reach in a test; every
+    other line as in production."""
+
+    limits: list[tuple[str, str]] = []
+
+    def _site(self, upstream_ports):
+        text = super()._site(upstream_ports)
+        for old, new in self.limits:
+            text = replace_once(text, old, new)
+        return text
+
+
+def start_nginx(tmp_path, server, name, limits) -> Nginx:
+    """nginx in front of ``server`` with ``limits`` (texts of deploy/nginx.conf replaced)."""
+    nginx_class = type(f"Nginx_{name}", (LimitedNginx,), {"limits": limits})
+    return nginx_class(tmp_path / name, [server.port]).start()
+
+
+@REQUIRES_NGINX[0]
+@REQUIRES_NGINX[1]
+def test_nginx_limits_the_webhook_paths_with_json_answers(make_server, tmp_path):
+    server = make_server(workers=1, env={"ORQO_PROXY_COUNT": "1"})
+    webhook = "/api/v1/webhooks/NoSuchApp0000000"
+    rate = start_nginx(tmp_path, server, "rate", [("rate=200r/s", "rate=1r/m"),
+                                                  ("burst=1000 nodelay", "burst=2 nodelay")])
+    busy = None
+    try:
+        proxied = rate.request("GET", "/healthz")
+        assert proxied.headers["Strict-Transport-Security"] == "max-age=31536000"
+        assert [rate.request("POST", webhook, data=b"{}").status_code
+                for _ in range(3)] == [404] * 3  # one, and a burst of two
+        for path in (webhook, "/api/v1/hooks/some-token", "/api/v1//hooks/some-token"):
+            refused = rate.request("POST", path, data=b"{}")
+            assert refused.status_code == 429, path
+            assert refused.headers["Retry-After"] == "1"
+            assert refused.headers["X-Content-Type-Options"] == "nosniff"
+            assert refused.headers["Strict-Transport-Security"] == "max-age=31536000"
+            assert refused.json()["error"]["code"] == "too_many_requests"
+        assert rate.request("GET", "/healthz").status_code == 200  # other paths: no limit
+        lines = rate.wait_for_access_lines(lambda line: line["status"] == 429, count=3)
+        assert all(line["upstream_status"] == "" for line in lines)  # orqo never saw them
+
+        busy = start_nginx(tmp_path, server, "connections",
+                           [("limit_conn orqo_webhook_connections 100;",
+                             "limit_conn orqo_webhook_connections 1;")])
+        context = ssl.create_default_context(cafile=str(busy.cert))
+        with socket.create_connection(("127.0.0.1", busy.https_port), timeout=15) as raw, \
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as held:
+            # A request whose body is still on its way holds its connection slot.
+            held.sendall(f"POST {webhook} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Content-Length: 100\r\n\r\n{".encode())
+            second = wait_until(lambda: busy.request("POST", webhook, data=b"{}"),
+                                lambda response: response.status_code == 503)
+            assert second.status_code == 503
+            assert second.headers["Retry-After"] == "1"
+            assert second.json()["error"]["code"] == "too_many_connections"
+        after = wait_until(lambda: busy.request("POST", webhook, data=b"{}"),
+                           lambda response: response.status_code == 404)
+        assert after.status_code == 404  # the slot is free again once that request is gone
+    finally:
+        rate.stop()
+        if busy:
+            busy.stop()
