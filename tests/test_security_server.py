@@ -111,6 +111,12 @@ def test_every_setting_has_a_rule_and_the_defaults_obey_them(tmp_path, monkeypat
         create_app({"LOAD_ENTRYPOINTS": False, "SENDER_RATE_LIMIT": 0, "PUSH_MAX_ATTEMPTS": 0})
 
 
+def test_every_rule_is_documented():
+    page = (CHECKOUT / "docs" / "configuration.md").read_text()
+    for key, rule in RULES.items():
+        assert f"| `{key}` | {rule.describe()} |" in page, key
+
+
 def test_valid_settings_from_the_environment_still_start(tmp_path, monkeypatch):
     monkeypatch.setenv("ORQO_INSTANCE_PATH", str(tmp_path))
     for variable, value in [("ORQO_SENDER_RATE_LIMIT", "0"), ("ORQO_PUSH_TIMEOUT", "2.5"),
