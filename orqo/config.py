@@ -3,7 +3,7 @@
 Order of precedence, lowest first: these defaults, ``instance/config.py``, ``ORQO_*``
 environment variables (``ORQO_MAX_CONTENT_LENGTH=1048576``; values are parsed as JSON when
 they can be; ``__`` nests), then the mapping given to ``create_app()``. Every key is documented
-in ``docs/configuration.md``.
+in ``docs/configuration.md``, with its rule (``RULES``, below), which ``create_app()`` checks.
 """
 from __future__ import annotations
 
@@ -116,13 +116,13 @@ class InvalidSetting(ConfigError):
 class Rule:
     """What one setting may be: ``kind`` is ``integer``, ``number``, ``boolean``, ``string``,
     ``choice`` (one of ``choices``, any case) or ``names`` (a list, or a comma-separated
-    string); numbers lie within ``minimum`` (or above ``above``) and ``maximum``; ``optional``
-    settings may also be unset (``None`` or an empty string)."""
+    string); numbers are at least ``minimum`` or above ``above``, finite, and integers fit
+    in 64 bits (what a database column holds); ``optional`` settings may also be unset
+    (``None`` or an empty string)."""
 
     kind: str
     minimum: float | None = None
     above: float | None = None
-    maximum: float | None = None
     choices: tuple[str, ...] = ()
     optional: bool = False
 
@@ -135,8 +135,6 @@ class Rule:
             text += f" > {self.above:g}"
         elif self.minimum is not None:
             text += f" ≥ {self.minimum:g}"
-        if self.maximum is not None:
-            text += f" and ≤ {self.maximum:g}"
         return text + (", or unset" if self.optional else "")
 
     def allows(self, value) -> bool:
@@ -147,10 +145,10 @@ class Rule:
             numeric = int if self.kind == "integer" else (int, float)
             if isinstance(value, bool) or not isinstance(value, numeric):
                 return False
-            return (math.isfinite(value)
-                    and (self.minimum is None or value >= self.minimum)
-                    and (self.above is None or value > self.above)
-                    and (self.maximum is None or value <= self.maximum))
+            if not (math.isfinite(value) if isinstance(value, float) else value <= INTEGER_MAX):
+                return False
+            return ((self.minimum is None or value >= self.minimum)
+                    and (self.above is None or value > self.above))
         if self.kind == "boolean":
             return isinstance(value, bool) or value in (0, 1) or (
                 isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS)
@@ -162,6 +160,7 @@ class Rule:
         return isinstance(value, str) and value != ""
 
 
+INTEGER_MAX = 2 ** 63 - 1
 BOOLEAN_WORDS = ("true", "false", "1", "0", "yes", "no", "on", "off")
 INTEGER_AT_LEAST_0 = Rule("integer", minimum=0)
 SECONDS = Rule("number", above=0)

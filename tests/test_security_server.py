@@ -45,6 +45,9 @@ INVALID_SETTINGS = [
     ("ORQO_TRIGGER_RATE_LIMIT", "2.5",
      "ORQO_TRIGGER_RATE_LIMIT must be an integer ≥ 0, got 2.5"),
     ("ORQO_PUSH_TIMEOUT", "0", "ORQO_PUSH_TIMEOUT must be a number > 0, got 0"),
+    ("ORQO_PUSH_TIMEOUT", "1e999", "ORQO_PUSH_TIMEOUT must be a number > 0, got inf"),
+    ("ORQO_SENDER_RATE_LIMIT", "9" * 30,  # more than a database column holds
+     f"ORQO_SENDER_RATE_LIMIT must be an integer ≥ 0, got {'9' * 30}"),
     ("ORQO_MAX_CONTENT_LENGTH", "true",
      "ORQO_MAX_CONTENT_LENGTH must be an integer ≥ 1, got True"),
     ("ORQO_REJECTION_WINDOW_SECONDS", "59",
