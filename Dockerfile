@@ -1,7 +1,15 @@
 # orqo: gunicorn serving wsgi:app, with orqo and every plugin under plugins/ installed.
 #
 #   docker build -t orqo .
-#   docker run -p 8000:8000 -v orqo-data:/var/lib/orqo orqo
+#   docker run -p 127.0.0.1:8000:8000 -v orqo-data:/var/lib/orqo orqo
+#
+# nginx (deploy/nginx.conf) is required in front: publish port 8000 on loopback, as above, for
+# an nginx on the host (or on a network only nginx's container shares), never on a public
+# address (-p 8000:8000). gunicorn alone is not safe to expose: its few sync workers are each
+# held for the whole time a slow client takes to send a request or read an answer (nginx
+# buffers both), it has no TLS, and the request limits on the webhook paths and the trusted
+# X-Forwarded-For of ORQO_PROXY_COUNT=1 are nginx's (docs/deploy.md, "Why gunicorn must not
+# be reachable").
 #
 # With no ORQO_DATABASE_URL the database is SQLite in the volume at /var/lib/orqo.
 

@@ -4,11 +4,14 @@ Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
 import multiprocessing
 import os
+import sys
 
 bind = os.environ.get("ORQO_BIND", "127.0.0.1:8000")
 # Requests are short and mostly wait on the database: two workers per core, at least two.
 workers = int(os.environ.get("ORQO_WORKERS", max(2, multiprocessing.cpu_count() * 2)))
-worker_class = "sync"
+# gunicorn's sync worker, answering gunicorn's own refusals (a bad request line, headers too
+# large, a malformed chunked body) in orqo's JSON error shape instead of HTML.
+worker_class = "orqo.gunicorn_worker.JsonErrorWorker"
 # Slack gives 3 s to answer; a request that takes 30 s is a stuck worker, not a slow one.
 timeout = 30
 graceful_timeout = 20
@@ -22,10 +25,13 @@ loglevel = os.environ.get("ORQO_LOG_LEVEL", "info")
 # gunicorn >= 25.1 opens a control socket at one fixed path per user, so a second instance on
 # the same host (or a test server) would fight over it; orqo does not use it.
 control_socket_disable = True
-# No request-line limit here: gunicorn's own limit answers in HTML, not orqo's JSON error
-# shape. The cap is nginx's (deploy/nginx.conf, large_client_header_buffers): never expose
-# gunicorn directly.
-limit_request_line = 0
+# Line limits, the same as nginx's in front (deploy/nginx.conf, large_client_header_buffers
+# 4 8190): a request line or a header line up to 8190 bytes with its CRLF, and no more than
+# 100 header lines (gunicorn's default, set here on purpose). Above them gunicorn answers 414
+# or 431 itself, in orqo's JSON error shape (worker_class above).
+limit_request_line = 8190
+limit_request_field_size = 8190
+limit_request_fields = 100
 
 
 # Prometheus multiprocess mode: every worker writes its samples to one directory, and a scrape
@@ -40,8 +46,18 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server):
-    """Start from an empty metrics directory (samples of an earlier run would add up)."""
+    """Refuse to start, with one line naming the setting, when orqo's settings are invalid;
+    else start from an empty metrics directory (samples of an earlier run would add up)."""
     import glob
+
+    from orqo.errors import ConfigError
+    from orqo.config import settings_app
+
+    try:
+        settings_app()  # the settings every worker's create_app() would load
+    except ConfigError as exc:
+        on_exit(server)
+        sys.exit(f"orqo: {exc}")
 
     for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
         os.remove(path)

@@ -29,9 +29,9 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     from orqo import logs
     from orqo import metrics
     from orqo import webhooks
-    from orqo.config import DEFAULTS
     from orqo.config import as_bool
     from orqo.config import as_name_list
+    from orqo.config import settings_app
     from orqo.extensions import MIGRATIONS_DIR
     from orqo.extensions import db
     from orqo.extensions import migrate
@@ -43,19 +43,12 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     from orqo.plugins import make_plugin_manager
     from orqo.plugins import run_startup
 
-    instance_path = os.environ.get("ORQO_INSTANCE_PATH")
-    app = Flask(
-        "orqo",
-        instance_path=os.path.abspath(instance_path) if instance_path else None,
-        instance_relative_config=True,
-    )
+    app = settings_app(test_config)
     # Before any route is added: ids in URLs are bounded to what the database stores.
     app.url_map.converters["int"] = errors.BoundedIntConverter
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env("ORQO")
-    if test_config:
-        app.config.from_mapping(test_config)
+    # "//" is not merged into "/": werkzeug would answer a 308 redirect, which clients follow
+    # (POST /api/v1//hooks/<token> included), outside orqo's JSON error shape. It is a 404.
+    app.url_map.merge_slashes = False
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["LOAD_ENTRYPOINTS"] = as_bool(app.config["LOAD_ENTRYPOINTS"])
 
@@ -64,6 +57,8 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     url = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     options = engine_options(url, app.config["DATABASE_CONNECT_TIMEOUT"])
+    # SQL parameters (credentials among them) stay out of exception texts and so out of logs.
+    options["hide_parameters"] = True
     options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
@@ -73,13 +68,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
         if db.engine.dialect.name == "sqlite":
             from orqo import sqlite
 
-            synchronous = str(app.config["SQLITE_SYNCHRONOUS"]).upper()
-            if synchronous not in sqlite.SYNCHRONOUS_MODES:
-                from orqo.errors import ConfigError
-
-                raise ConfigError(f"SQLITE_SYNCHRONOUS must be one of "
-                                  f"{', '.join(sqlite.SYNCHRONOUS_MODES)}, not {synchronous!r}")
-            sqlite.init_engine(db.engine, synchronous)
+            sqlite.init_engine(db.engine, app.config["SQLITE_SYNCHRONOUS"].upper())
 
     pm = make_plugin_manager(
         load_entrypoints=app.config["LOAD_ENTRYPOINTS"],
@@ -98,6 +87,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     logs.init_app(app)
     errors.init_app(app)
+    app.after_request(_no_sniffing)
     app.before_request(bodies.limit_chunked_body)
     webhooks.init_app(app, pm, adapters)
     health.init_app(app)
@@ -106,3 +96,9 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     cli.init_app(app)
     run_startup(pm, app)
     return app
+
+
+def _no_sniffing(response):
+    # Every answer, API or not, is what its Content-Type says: browsers must not guess HTML.
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response

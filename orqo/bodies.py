@@ -4,7 +4,9 @@
   before it is read. A chunked body has no length: werkzeug reads it up to the limit and stops
   there silently (``LimitedStream.readall``), so a body one byte or 50 MB over the limit would
   be handled as if it ended at the limit. :func:`limit_chunked_body` reads it first, at most
-  one byte past the limit, and answers 413 when that byte exists.
+  one byte past the limit, and answers 413 when that byte exists; a body whose chunked
+  encoding is broken (a chunk size that is not hexadecimal, a chunk longer than the data
+  sent, a body that ends before its last chunk) is a 400 ``invalid_chunked_body``.
 * :func:`decode_json` reads JSON as RFC 8259 defines it, for the API and for adapters alike:
   anything ``json.loads`` refuses, nesting too deep, an integer of more digits than Python
   converts, and the non-numbers Python would otherwise take (``NaN``, ``Infinity``, ``1e999``)
@@ -23,6 +25,7 @@ import re
 
 from flask import current_app
 from flask import request
+from gunicorn.http.errors import ParseException
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from webargs.flaskparser import is_json_request
@@ -35,6 +38,10 @@ from orqo.messages import UNSTORABLE_CHARACTERS
 # character is invalid JSON, and UTF-8 cannot encode a surrogate), so documents without such
 # an escape skip the walk over their strings.
 UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+# What reading a broken chunked body raises: gunicorn's parse errors (InvalidChunkSize,
+# ChunkMissingTerminator, InvalidChunkExtension), and OSError for a body that ends early
+# (gunicorn's NoMoreData) or a connection that breaks while it is read.
+BROKEN_BODY = (ParseException, OSError)
 
 
 def limit_chunked_body() -> None:
@@ -49,7 +56,13 @@ def limit_chunked_body() -> None:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit is None or environ.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
         return
-    body = environ["wsgi.input"].read(limit + 1)
+    try:
+        body = environ["wsgi.input"].read(limit + 1)
+    except BROKEN_BODY:
+        raise ApiError(400, "invalid_chunked_body",
+                       "The request body is not valid chunked encoding: a chunk size is not "
+                       "hexadecimal, a chunk does not end where its size says, or the body "
+                       "ends before its last chunk.") from None
     if len(body) > limit:
         raise RequestEntityTooLarge()
     environ["wsgi.input"] = io.BytesIO(body)

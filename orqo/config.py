@@ -3,9 +3,18 @@
 Order of precedence, lowest first: these defaults, ``instance/config.py``, ``ORQO_*``
 environment variables (``ORQO_MAX_CONTENT_LENGTH=1048576``; values are parsed as JSON when
 they can be; ``__`` nests), then the mapping given to ``create_app()``. Every key is documented
-in ``docs/configuration.md``.
+in ``docs/configuration.md``, with its rule (``RULES``, below), which ``create_app()`` checks.
 """
 from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from flask import Flask
+
+from orqo.errors import ConfigError
+from orqo.sqlite import SYNCHRONOUS_MODES
 
 DEFAULTS = {
     # Where the database lives. A relative SQLite path is inside the instance folder.
@@ -86,3 +95,160 @@ def as_name_list(value) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     return [str(name).strip() for name in value if str(name).strip()]
+
+
+# --- Checking the settings at start-up ------------------------------------------------------
+# One rule per key, checked by create_app() (so by every gunicorn worker and CLI command) and by
+# gunicorn's master before it starts any worker (gunicorn.conf.py). A rule may name a key that
+# DEFAULTS does not hold (yet): it is checked only when the key is set.
+
+
+class InvalidSetting(ConfigError):
+    """A setting orqo cannot run with; the message names it as the operator set it
+    (``ORQO_<KEY>`` when it came from the environment) and says what it must be."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(f"{name} {message}")
+        self.setting = name
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one setting may be: ``kind`` is ``integer``, ``number``, ``boolean``, ``string``,
+    ``choice`` (one of ``choices``, any case) or ``names`` (a list, or a comma-separated
+    string); numbers are at least ``minimum`` or above ``above``, finite, and integers fit
+    in 64 bits (what a database column holds); ``optional`` settings may also be unset
+    (``None`` or an empty string)."""
+
+    kind: str
+    minimum: float | None = None
+    above: float | None = None
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+
+    def describe(self) -> str:
+        """What the rule asks for, in words (``an integer ≥ 0``)."""
+        text = {"integer": "an integer", "number": "a number", "boolean": "true or false",
+                "string": "a string", "names": "a list of names or a comma-separated string",
+                "choice": "one of " + ", ".join(self.choices)}[self.kind]
+        if self.above is not None:
+            text += f" > {self.above:g}"
+        elif self.minimum is not None:
+            text += f" ≥ {self.minimum:g}"
+        return text + (", or unset" if self.optional else "")
+
+    def allows(self, value) -> bool:
+        """Whether ``value`` obeys the rule."""
+        if self.optional and value in (None, ""):
+            return True
+        if self.kind in ("integer", "number"):
+            numeric = int if self.kind == "integer" else (int, float)
+            if isinstance(value, bool) or not isinstance(value, numeric):
+                return False
+            if not (math.isfinite(value) if isinstance(value, float) else value <= INTEGER_MAX):
+                return False
+            return ((self.minimum is None or value >= self.minimum)
+                    and (self.above is None or value > self.above))
+        if self.kind == "boolean":
+            return isinstance(value, bool) or value in (0, 1) or (
+                isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS)
+        if self.kind == "choice":
+            return isinstance(value, str) and value.upper() in {c.upper() for c in self.choices}
+        if self.kind == "names":
+            return isinstance(value, str) or (
+                isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value))
+        return isinstance(value, str) and value != ""
+
+
+INTEGER_MAX = 2 ** 63 - 1
+BOOLEAN_WORDS = ("true", "false", "1", "0", "yes", "no", "on", "off")
+INTEGER_AT_LEAST_0 = Rule("integer", minimum=0)
+SECONDS = Rule("number", above=0)
+
+RULES = {
+    "SQLALCHEMY_DATABASE_URI": Rule("string"),
+    "DATABASE_URL": Rule("string", optional=True),
+    "SQLITE_SYNCHRONOUS": Rule("choice", choices=SYNCHRONOUS_MODES),
+    "APP_CACHE_SECONDS": Rule("number", minimum=0),
+    "DATABASE_CONNECT_TIMEOUT": SECONDS,
+    "MAX_CONTENT_LENGTH": Rule("integer", minimum=1),
+    "LOAD_ENTRYPOINTS": Rule("boolean"),
+    "DISABLED_PLUGINS": Rule("names", optional=True),
+    "RETRY_AFTER_SECONDS": INTEGER_AT_LEAST_0,
+    "AGENT_PUSH_URL": Rule("string", optional=True),
+    "AGENT_PUSH_SECRET": Rule("string", optional=True),
+    "PUSH_MAX_ATTEMPTS": Rule("integer", minimum=1),
+    "PUSH_BACKOFF_BASE": Rule("number", minimum=0),
+    "PUSH_BACKOFF_MAX": Rule("number", minimum=0),
+    "PUSH_CONNECT_TIMEOUT": SECONDS,
+    "PUSH_TIMEOUT": SECONDS,
+    "PUSH_LEASE_SECONDS": SECONDS,
+    "WORKER_POLL_SECONDS": SECONDS,
+    "TRIGGER_RATE_LIMIT": INTEGER_AT_LEAST_0,
+    "SENDER_RATE_LIMIT": INTEGER_AT_LEAST_0,
+    "PROXY_COUNT": INTEGER_AT_LEAST_0,
+    "REJECTION_WINDOW_SECONDS": Rule("integer", minimum=60),
+    "REJECTION_SAMPLES": INTEGER_AT_LEAST_0,
+    "REJECTION_SOURCES": Rule("integer", minimum=1),
+    "REJECTION_RATE_LIMIT": INTEGER_AT_LEAST_0,
+    "REMOTE_ADAPTER_ALLOWED_HOSTS": Rule("names", optional=True),
+    "LOG_FORMAT": Rule("choice", choices=("json", "text")),
+    "LOG_LEVEL": Rule("choice", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    # Retention (0 keeps rows forever) and how often `orqo worker` prunes.
+    "RETENTION_LEDGER_DAYS": INTEGER_AT_LEAST_0,
+    "RETENTION_PUSHES_DAYS": INTEGER_AT_LEAST_0,
+    "RETENTION_IDEMPOTENCY_HOURS": INTEGER_AT_LEAST_0,
+    "PRUNE_INTERVAL_SECONDS": SECONDS,
+}
+
+
+def check_settings(config, overridden=()) -> None:
+    """Raise :class:`InvalidSetting` for the first setting in ``config`` that breaks its rule.
+
+    :param config: the settings, as ``create_app`` loaded them.
+    :param overridden: keys given directly (``create_app``'s ``test_config``): named as keys,
+        not as the ``ORQO_*`` variable that they replaced.
+    """
+    for key, rule in RULES.items():
+        if key in config and not rule.allows(config[key]):
+            raise InvalidSetting(setting_name(key, overridden),
+                                 f"must be {rule.describe()}, got {config[key]!r}")
+
+
+def setting_name(key: str, overridden=()) -> str:
+    """How the operator set ``key``: ``ORQO_<KEY>`` when the environment set it, else ``KEY``."""
+    variable = ENV_PREFIX + key
+    return variable if variable in os.environ and key not in overridden else key
+
+
+ENV_PREFIX = "ORQO_"
+
+
+def load_settings(config, test_config=None) -> None:
+    """Fill a Flask ``config`` from every source, in order, and check it (:func:`check_settings`).
+
+    Defaults, then ``instance/config.py``, then ``ORQO_*`` variables, then ``test_config``.
+    """
+    config.from_mapping(DEFAULTS)
+    config.from_pyfile("config.py", silent=True)
+    config.from_prefixed_env(ENV_PREFIX.rstrip("_"))
+    if test_config:
+        config.from_mapping(test_config)
+    check_settings(config, overridden=test_config or ())
+
+
+def settings_app(test_config=None) -> Flask:
+    """A bare Flask app on orqo's instance folder, holding its settings, loaded and checked.
+
+    ``create_app()`` builds on it; gunicorn's master calls it alone, to refuse invalid settings
+    before it starts any worker. The instance folder is ``ORQO_INSTANCE_PATH`` when set.
+    """
+    instance_path = os.environ.get("ORQO_INSTANCE_PATH")
+    app = Flask(
+        "orqo",
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+        static_folder=None,  # orqo serves no files: every path is a route or a JSON 404
+    )
+    load_settings(app.config, test_config)
+    return app

@@ -1,9 +1,18 @@
-"""gunicorn's logger with token URLs redacted from its access and error logs.
+"""Secrets out of every log line: gunicorn's access and error logs, and orqo's own (orqo.logs).
 
-The path of ``/api/v1/hooks/<token>`` is the trigger's only credential, and Meta's handshake
-sends the App's ``hub.verify_token`` in the query, so neither may reach the logs; every
-access-log field that can hold them is rewritten, and so is every error-log line (gunicorn's
-own ``pre_request`` hook logs each request's method and path at DEBUG).
+Credentials that can appear in a logged line, each replaced by ``[redacted]``:
+
+* the token of a token URL, ``/api/v1/hooks/<token>``: everything after ``/hooks/`` in any path,
+  whatever precedes it, so ``/api/v1//hooks/<token>`` and ``/api/v1/./hooks/<token>`` (which
+  clients send, though orqo answers them 404) are caught as well;
+* ``hub.verify_token`` (Meta's handshake) and ``access_token`` in a query string;
+* orqo API tokens (``orqo_...``), ``Bearer`` credentials and Standard Webhooks secrets
+  (``whsec_...``) anywhere in a line.
+
+Percent-escapes are decoded first when a line has any (``/api/v1/%68ooks/<token>`` routes like
+the plain path), and a line that needed redacting once decoded is logged decoded. The access
+log is on every request's path: each line is formatted once and searched with one compiled
+regex; only lines with a ``%`` are decoded.
 """
 from __future__ import annotations
 
@@ -13,48 +22,50 @@ from urllib.parse import unquote
 
 from gunicorn.glogging import Logger
 
-TOKEN_PATH = re.compile(r"(/api/v1/hooks/)[^/?#\s\"]+")
-# Meta's handshake carries the App's verify token in the query string.
-VERIFY_TOKEN = re.compile(r"([?&]hub\.verify_token=)[^&#\s\"]*")
+SECRETS = re.compile(
+    r"(/hooks/+)[^?#\s\"]+"
+    r"|([?&](?:hub\.verify_token|access_token)=)[^&#\s\"]*"
+    r"|(bearer\s+)\S+"
+    r"|\borqo_[A-Za-z0-9_-]{20,}"
+    r"|\bwhsec_[A-Za-z0-9+/=]+",
+    re.IGNORECASE,
+)
+HIDDEN = "[redacted]"
+
+
+def _hide(match: re.Match) -> str:
+    return (match.group(1) or match.group(2) or match.group(3) or "") + HIDDEN
 
 
 def redact(text: str) -> str:
-    """``text`` with token-URL tokens and handshake verify tokens replaced by ``[redacted]``.
-
-    Percent-escapes are decoded first (``/api/v1/%68ooks/<token>`` routes like the plain path),
-    and a text that needed redacting once decoded is logged decoded.
-    """
-    decoded = unquote(text)
-    redacted = VERIFY_TOKEN.sub(r"\1[redacted]", TOKEN_PATH.sub(r"\1[redacted]", decoded))
-    return redacted if redacted != decoded else text
+    """``text`` with every credential (see the module's docstring) replaced by ``[redacted]``."""
+    if "%" in text:
+        redacted, found = SECRETS.subn(_hide, unquote(text))
+        if found:
+            return redacted
+    return SECRETS.sub(_hide, text)
 
 
 class RedactingFilter(logging.Filter):
-    """Applies :func:`redact` to every record's message (formatted with its arguments)."""
+    """Formats each record's message once, with its arguments, and applies :func:`redact`; the
+    handler then writes it as it is (no second formatting)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # arguments that do not fit: the handler reports it
             return True
-        redacted = redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, ()
+        record.msg, record.args = redact(message), ()
         return True
 
 
 class RedactingLogger(Logger):
-    """gunicorn's default logger, with :func:`redact` applied to every access-log atom and to
-    every error-log line."""
+    """gunicorn's default logger, with :func:`redact` applied to every access-log and
+    error-log line."""
 
     def setup(self, cfg):
-        """gunicorn's set-up, then the redacting filter on the error log."""
+        """gunicorn's set-up, then the redacting filter on both logs."""
         super().setup(cfg)
-        if not any(isinstance(f, RedactingFilter) for f in self.error_log.filters):
-            self.error_log.addFilter(RedactingFilter())
-
-    def atoms(self, resp, req, environ, request_time):
-        """The access-log values, redacted."""
-        atoms = super().atoms(resp, req, environ, request_time)
-        return {key: redact(value) if isinstance(value, str) else value
-                for key, value in atoms.items()}
+        for log in (self.access_log, self.error_log):
+            if not any(isinstance(f, RedactingFilter) for f in log.filters):
+                log.addFilter(RedactingFilter())

@@ -19,18 +19,11 @@ from datetime import timezone
 from flask import has_request_context
 from flask import request
 
-from orqo.gunicorn_logging import redact
+from orqo.gunicorn_logging import redact as redact_secrets
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 REQUEST_ID_KEY = "orqo.request_id"
-SECRETS = re.compile(r"(?i)(bearer\s+)\S+|\borqo_[A-Za-z0-9_-]{20,}|\bwhsec_[A-Za-z0-9+/=]+")
 _HANDLER_NAME = "orqo-structured"
-
-
-def redact_secrets(text: str) -> str:
-    """``text`` with every kind of orqo secret replaced by ``[redacted]``."""
-    text = SECRETS.sub(lambda m: (m.group(1) or "") + "[redacted]", text)
-    return redact(text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -81,7 +74,7 @@ def init_app(app) -> None:
         logger.addHandler(handler)
         logger.propagate = False
     handler = next(h for h in logger.handlers if h.get_name() == _HANDLER_NAME)
-    handler.setFormatter(JsonFormatter() if app.config["LOG_FORMAT"] == "json" else
+    handler.setFormatter(JsonFormatter() if app.config["LOG_FORMAT"].lower() == "json" else
                          TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
 

@@ -12,9 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from orqo.cli.output import echo_json
-from orqo.cli.output import fail
 from orqo.errors import ApiError
-from orqo.errors import ConfigError
 from orqo.errors import UnknownPlatform
 from orqo.services import apps as app_service
 
@@ -29,21 +27,18 @@ def adapters_group():
 @with_appcontext
 def adapters_check_command(app_id):
     """Show a remote App's adapter manifest and health as JSON; exit 1 when it is not ready."""
-    try:
-        record = app_service.find_app_record(app_id)
-    except ApiError as exc:
-        fail(exc)
+    record = app_service.find_app_record(app_id)
     adapter = current_app.extensions["orqo"].adapters.get(record.adapter)
     # Adapters that run elsewhere (the orqo-remote plugin's) describe themselves via check().
     check = getattr(adapter, "check", None)
     if not callable(check):
-        fail(ApiError(422, "not_remote", f"App {record.id} uses the adapter "
-                      f"{record.adapter!r}, which is not a remote adapter (or not installed); "
-                      "there is no manifest or health to check."))
+        raise ApiError(422, "not_remote", f"App {record.id} uses the adapter "
+                       f"{record.adapter!r}, which is not a remote adapter (or not installed); "
+                       "there is no manifest or health to check.")
     report = {"app_id": record.id, "adapter": record.adapter,
               **check(dict(record.credentials or {}), dict(record.config or {}))}
     if not report["ready"]:
-        fail(ApiError(503, "adapter_not_ready", "; ".join(report["errors"]), report))
+        raise ApiError(503, "adapter_not_ready", "; ".join(report["errors"]), report)
     echo_json(report)
 
 
@@ -89,9 +84,7 @@ def adapter_serve_command(platform, host, port, workers, threads, certfile, keyf
         wsgi_app = create_adapter_app(platform)
     except UnknownPlatform as exc:
         installed = sorted(installed_adapters()[1])
-        fail(ApiError(404, "unknown_platform", str(exc), {"installed": installed}))
-    except ConfigError as exc:
-        fail(ApiError(500, "config_error", str(exc)))
+        raise ApiError(404, "unknown_platform", str(exc), {"installed": installed}) from None
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers, "threads": threads, "worker_class": "gthread",

@@ -6,8 +6,6 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from orqo.cli.output import echo_json
-from orqo.cli.output import fail
-from orqo.errors import ApiError
 from orqo.services import push as push_service
 
 
@@ -43,7 +41,4 @@ def deliveries_list_command(status, limit):
 @with_appcontext
 def deliveries_retry_command(push_id):
     """Send a pending or dead push again, with a fresh attempt budget."""
-    try:
-        echo_json(push_service.describe_push(push_service.retry(push_id)))
-    except ApiError as exc:
-        fail(exc)
+    echo_json(push_service.describe_push(push_service.retry(push_id)))

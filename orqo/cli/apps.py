@@ -5,9 +5,7 @@ import click
 from flask.cli import with_appcontext
 
 from orqo.cli.output import echo_json
-from orqo.cli.output import fail
 from orqo.cli.output import pairs
-from orqo.errors import ApiError
 from orqo.services import apps as app_service
 from orqo.services import contacts as contact_service
 
@@ -30,13 +28,10 @@ def apps_group():
 @with_appcontext
 def apps_create_command(name, adapter, credentials, config, route_to_doorkeeper):
     """Create an App and print it as JSON (with its id and webhook_path)."""
-    try:
-        record = app_service.create_app_record(
-            name, adapter, pairs(credentials, "--credential"), pairs(config, "--config"),
-            route_to_doorkeeper,
-        )
-    except ApiError as exc:
-        fail(exc)
+    record = app_service.create_app_record(
+        name, adapter, pairs(credentials, "--credential"), pairs(config, "--config"),
+        route_to_doorkeeper,
+    )
     echo_json(app_service.describe_app(record))
 
 
@@ -49,11 +44,8 @@ def apps_create_command(name, adapter, credentials, config, route_to_doorkeeper)
 @with_appcontext
 def apps_rotate_command(app_id, credentials, keep_previous_for):
     """Replace an App's credentials; the old ones stay valid for a grace period."""
-    try:
-        record = app_service.rotate_credentials(
-            app_id, pairs(credentials, "--credential"), keep_previous_for)
-    except ApiError as exc:
-        fail(exc)
+    record = app_service.rotate_credentials(
+        app_id, pairs(credentials, "--credential"), keep_previous_for)
     echo_json(app_service.describe_app(record))
 
 
@@ -82,8 +74,5 @@ def contacts_group():
 @with_appcontext
 def contacts_create_command(name, channels):
     """Create a Contact and print it as JSON."""
-    try:
-        contact = contact_service.create_contact(name, pairs(channels, "--channel"))
-    except ApiError as exc:
-        fail(exc)
+    contact = contact_service.create_contact(name, pairs(channels, "--channel"))
     echo_json(contact_service.describe_contact(contact))

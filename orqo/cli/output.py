@@ -1,12 +1,9 @@
-"""Helpers shared by the commands: KEY=VALUE options, JSON output, errors."""
+"""Helpers shared by the commands: KEY=VALUE options and JSON output (errors: errors.py)."""
 from __future__ import annotations
 
 import json
-import sys
 
 import click
-
-from orqo.errors import ApiError
 
 
 def pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -30,10 +27,3 @@ def pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 def echo_json(data) -> None:
     """Print JSON, indented and with sorted keys."""
     click.echo(json.dumps(data, indent=2, sort_keys=True))
-
-
-def fail(exc: ApiError):
-    """Print an error in the API's JSON shape to stderr and exit 1."""
-    click.echo(json.dumps({"error": {"code": exc.code, "message": exc.message,
-                                     "details": exc.details}}, indent=2), err=True)
-    sys.exit(1)

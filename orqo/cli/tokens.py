@@ -5,8 +5,6 @@ import click
 from flask.cli import with_appcontext
 
 from orqo.cli.output import echo_json
-from orqo.cli.output import fail
-from orqo.errors import ApiError
 from orqo.services import tokens as token_service
 
 
@@ -22,10 +20,7 @@ def tokens_group():
 @with_appcontext
 def tokens_create_command(name, scopes):
     """Create a token and print it as JSON; its secret is shown this once only."""
-    try:
-        token, secret = token_service.issue_token(name, list(scopes))
-    except ApiError as exc:
-        fail(exc)
+    token, secret = token_service.issue_token(name, list(scopes))
     echo_json({**token_service.describe_token(token), "token": secret})
 
 
@@ -41,7 +36,4 @@ def tokens_list_command():
 @with_appcontext
 def tokens_revoke_command(token_id):
     """Revoke a token at once."""
-    try:
-        echo_json(token_service.describe_token(token_service.revoke_token(token_id)))
-    except ApiError as exc:
-        fail(exc)
+    echo_json(token_service.describe_token(token_service.revoke_token(token_id)))

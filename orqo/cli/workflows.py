@@ -7,8 +7,6 @@ import click
 from flask.cli import with_appcontext
 
 from orqo.cli.output import echo_json
-from orqo.cli.output import fail
-from orqo.errors import ApiError
 from orqo.services import triggers as trigger_service
 from orqo.services import workflows as workflow_service
 
@@ -24,11 +22,8 @@ def workflows_group():
 @with_appcontext
 def workflows_create_command(name, disabled):
     """Create a workflow and print it as JSON."""
-    try:
-        echo_json(workflow_service.describe_workflow(
-            workflow_service.create_workflow(name, enabled=not disabled)))
-    except ApiError as exc:
-        fail(exc)
+    echo_json(workflow_service.describe_workflow(
+        workflow_service.create_workflow(name, enabled=not disabled)))
 
 
 @workflows_group.command("list")
@@ -39,11 +34,8 @@ def workflows_list_command():
 
 
 def _set_workflow_enabled(workflow_id, enabled):
-    try:
-        echo_json(workflow_service.describe_workflow(
-            workflow_service.set_workflow_enabled(workflow_id, enabled)))
-    except ApiError as exc:
-        fail(exc)
+    echo_json(workflow_service.describe_workflow(
+        workflow_service.set_workflow_enabled(workflow_id, enabled)))
 
 
 @workflows_group.command("enable")
@@ -72,19 +64,13 @@ def triggers_group():
 @with_appcontext
 def triggers_create_command(workflow_id):
     """Create a token URL for a workflow; its path is printed this once only."""
-    try:
-        trigger, token = trigger_service.create_webhook_trigger(workflow_id)
-    except ApiError as exc:
-        fail(exc)
+    trigger, token = trigger_service.create_webhook_trigger(workflow_id)
     echo_json(trigger_service.describe_webhook_trigger(trigger, token))
 
 
 def _set_enabled(trigger_id, enabled):
-    try:
-        echo_json(trigger_service.describe_webhook_trigger(
-            trigger_service.set_trigger_enabled(trigger_id, enabled)))
-    except ApiError as exc:
-        fail(exc)
+    echo_json(trigger_service.describe_webhook_trigger(
+        trigger_service.set_trigger_enabled(trigger_id, enabled)))
 
 
 @triggers_group.command("enable")
@@ -110,10 +96,7 @@ def triggers_disable_command(trigger_id):
 @with_appcontext
 def triggers_rotate_command(trigger_id, keep_old_for):
     """Issue a new token URL; the old one works until the grace period ends."""
-    try:
-        trigger, token = trigger_service.rotate_trigger(trigger_id, keep_old_for)
-    except ApiError as exc:
-        fail(exc)
+    trigger, token = trigger_service.rotate_trigger(trigger_id, keep_old_for)
     echo_json(trigger_service.describe_webhook_trigger(trigger, token))
 
 
@@ -131,10 +114,7 @@ def triggers_create_app_event_command(workflow_id, app_id, event_filter):
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--filter") from None
     if not isinstance(parsed, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--filter")
-    try:
-        trigger = trigger_service.create_app_event_trigger(workflow_id, app_id, parsed)
-    except ApiError as exc:
-        fail(exc)
+    trigger = trigger_service.create_app_event_trigger(workflow_id, app_id, parsed)
     echo_json(trigger_service.describe_app_event_trigger(trigger))
 
 
