@@ -71,8 +71,9 @@ DEFAULTS = {
     # and refusals per minute from one address to one App before it is answered 429 without
     # being looked at (per worker; 0: off).
     "REJECTION_RATE_LIMIT": 120,
-    # Hosts remote adapters (plugin orqo-remote) may be reached at, a list or comma-separated;
-    # unset: any https host, or any loopback host. Set it in production.
+    # Hosts remote adapters (plugin orqo-remote) may be reached at, a list or comma-separated
+    # (their addresses not checked); unset: hosts that resolve to public addresses only, or
+    # loopback named as such (localhost, 127.x, ::1). Set it in production.
     "REMOTE_ADAPTER_ALLOWED_HOSTS": None,
     # orqo's own log lines on stderr: "json" (one object per line, with the request id) or
     # "text"; and their level.
