@@ -245,3 +245,17 @@ def test_the_worker_does_not_prune_when_the_interval_is_zero(orqo, clock):
     clock.shift(400 * DAY)
     worker.run(harness.app, once=True)
     assert counts(harness)["push_deliveries"] == 1
+
+
+def test_slow_batches_get_smaller_and_pruning_still_finishes(orqo, clock, monkeypatch):
+    harness = orqo()
+    for n in range(5):
+        say(harness, f"m{n}")
+    push_all(harness)
+    ack_all(harness)
+    clock.shift(31 * DAY)
+    monkeypatch.setattr(retention, "BATCH_SECONDS", 0.0)  # every batch counts as slow
+    monkeypatch.setattr(retention, "FIRST_BATCH_SIZE", 4)
+    monkeypatch.setattr(retention, "MIN_BATCH_SIZE", 1)
+    assert prune(harness)["removed"]["deliveries"] == 5  # batches of 4, then 2 and 1
+    assert counts(harness)["messages"] == 0 and orphans(harness) == 0

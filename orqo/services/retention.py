@@ -19,7 +19,8 @@ Removed, each by its rule in :data:`RULES` (the settings are in docs/configurati
 Never removed: workflow runs (the executor's record, holding their own copy of their input),
 Apps, Contacts, tokens, workflows and triggers, conversations and their sessions.
 
-Each rule deletes in batches, each batch its own short transaction, children before parents
+Each rule deletes in batches, each batch its own short transaction (a batch that takes too
+long makes the next one smaller), children before parents
 (so the counts are exact and no foreign key's ON DELETE is relied on); on PostgreSQL a batch
 skips rows another pruner has locked.
 """
@@ -54,8 +55,14 @@ from orqo.models import utcnow
 from orqo.services import idempotency
 from orqo.services import rate_limits
 
-#: Rows of a rule's main table removed per transaction.
+#: Rows of a rule's main table removed per transaction: at most...
 BATCH_SIZE = 500
+#: ...starting with this many...
+FIRST_BATCH_SIZE = 50
+#: ...and fewer while a batch takes longer than this many seconds (down to
+#: :data:`MIN_BATCH_SIZE`): on SQLite every webhook waits while a batch holds the write lock.
+BATCH_SECONDS = 0.25
+MIN_BATCH_SIZE = 10
 #: The ledger is kept at least this long, whatever ``RETENTION_LEDGER_DAYS`` says (but 0): a
 #: claimed message is what makes a platform's redelivery a duplicate, and Meta redelivers for
 #: up to 7 days (docs/reliability.md).
@@ -188,9 +195,11 @@ def prune(config: Mapping, *, dry_run: bool = False, seconds: float | None = Non
     :param dry_run: count what would be removed, remove nothing.
     :param seconds: stop after the batch that passes this long (``complete`` is then False);
         None: until done.
-    :param batch: rows of a rule's main table per transaction (default :data:`BATCH_SIZE`).
+    :param batch: rows of a rule's main table per transaction at most (default
+        :data:`BATCH_SIZE`); fewer while batches take longer than :data:`BATCH_SECONDS`.
     """
-    batch = batch or BATCH_SIZE
+    limit = batch or BATCH_SIZE
+    batch = min(limit, FIRST_BATCH_SIZE)
     started, now = time.monotonic(), utcnow()
     pruned = Pruned(dry_run=dry_run)
     if dry_run:
@@ -202,6 +211,7 @@ def prune(config: Mapping, *, dry_run: bool = False, seconds: float | None = Non
             continue
         candidates = rule.candidates(cutoff, now)
         while True:
+            batch_started = time.monotonic()
             keys = db.session.execute(candidates.limit(batch)
                                       .with_for_update(skip_locked=True)).all()
             if keys:
@@ -211,11 +221,22 @@ def prune(config: Mapping, *, dry_run: bool = False, seconds: float | None = Non
                     pruned.add({name: removed.rowcount})
             db.session.commit()
             if len(keys) < batch:
+                batch = min(limit, FIRST_BATCH_SIZE)
                 break
             if seconds is not None and time.monotonic() - started > seconds:
                 pruned.complete = False
                 return pruned
+            batch = _next_batch_size(batch, time.monotonic() - batch_started, limit)
     return pruned
+
+
+def _next_batch_size(batch: int, took: float, limit: int) -> int:
+    """Halve a batch that took longer than :data:`BATCH_SECONDS`, double a quick one."""
+    if took > BATCH_SECONDS:
+        return max(min(MIN_BATCH_SIZE, limit), batch // 2)
+    if took < BATCH_SECONDS / 4:
+        return min(limit, batch * 2)
+    return batch
 
 
 def _count(config: Mapping, now: datetime) -> dict[str, int]:
