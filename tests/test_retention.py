@@ -169,7 +169,8 @@ def test_settled_pushes_go_before_the_ledger(orqo, clock):
     push_all(harness)
     clock.shift(8 * DAY)
     removed = prune(harness)["removed"]
-    assert (removed["push_deliveries"], removed["push_attempts"], removed["deliveries"]) == (2, 2, 0)
+    assert (removed["push_deliveries"], removed["push_attempts"]) == (2, 2)
+    assert removed["deliveries"] == 0
     assert counts(harness)["messages"] == 2 and orphans(harness) == 0
 
 

@@ -159,8 +159,8 @@ RULES: tuple[Rule, ...] = (
          (RateCounter.key, RateCounter.window_start),
          lambda keys: [("rate_counters", RateCounter,
                         tuple_(RateCounter.key, RateCounter.window_start).in_(keys))]),
-    # The next table's rule goes here: the counts of refused deliveries per window
-    # (``rejections``) once they are kept, aged by the end of their window.
+    # The next table's rule goes here (and its name in TABLES): the counts of refused
+    # deliveries per window (``rejections``), aged by the end of their window.
 )
 
 #: Every table a rule removes rows from, in the order reports list them.
