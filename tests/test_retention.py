@@ -106,6 +106,11 @@ def orphans(harness):
         return db.session.scalar(text(ORPHANS))
 
 
+def push_ids(harness):
+    with harness.app.app_context():
+        return [{"id": p.id} for p in push.list_pushes()]
+
+
 def texts(harness):
     with harness.app.app_context():
         return sorted(db.session.scalars(select(MessageRecord.text)))
@@ -125,9 +130,10 @@ def test_prune_removes_an_old_ledger_and_keeps_what_is_still_in_use(orqo, clock)
         idempotency.claim("token:1", "key-1")
         rate_limits.count("token:1", 60)
         db.session.commit()
-    before = counts(harness)
 
     clock.shift(31 * DAY)
+    say(harness, "m5", "new")
+    before = counts(harness)
     dry = prune(harness, "--dry-run")
     assert counts(harness) == before
     done = prune(harness)
@@ -137,15 +143,16 @@ def test_prune_removes_an_old_ledger_and_keeps_what_is_still_in_use(orqo, clock)
         "push_deliveries": 3, "push_attempts": 3, "idempotency_records": 1, "rate_counters": 1}
     assert done["total"] == 13
     # m2 is in Doorkeeper's queue, m3's push is pending, m4 answered a waitbox still kept.
-    assert texts(harness) == ["answers the waitbox", "fail: push pending", "still queued"]
-    assert counts(harness)["push_deliveries"] == 1 and orphans(harness) == 0
+    assert texts(harness) == ["answers the waitbox", "fail: push pending", "new", "still queued"]
+    assert counts(harness)["push_deliveries"] == 2 and orphans(harness) == 0
     assert prune(harness)["total"] == 0
 
     clock.shift(40 * DAY)  # the waitbox expired 31 days ago; m2 is taken and acked
     ack_all(harness)
+    harness.open_waitbox(harness.app_id, harness.ada)  # (the newest waitbox always stays)
     removed = prune(harness)["removed"]
     assert (removed["waitboxes"], removed["deliveries"], removed["messages"]) == (1, 2, 2)
-    assert texts(harness) == ["fail: push pending"] and orphans(harness) == 0
+    assert texts(harness) == ["fail: push pending", "new"] and orphans(harness) == 0
 
 
 def test_zero_keeps_forever(orqo, clock):
@@ -168,10 +175,11 @@ def test_settled_pushes_go_before_the_ledger(orqo, clock):
     say(harness, "m2", "fail: ends dead")
     push_all(harness)
     clock.shift(8 * DAY)
+    say(harness, "m3", "new")
     removed = prune(harness)["removed"]
     assert (removed["push_deliveries"], removed["push_attempts"]) == (2, 2)
     assert removed["deliveries"] == 0
-    assert counts(harness)["messages"] == 2 and orphans(harness) == 0
+    assert counts(harness)["messages"] == 3 and orphans(harness) == 0
 
 
 def test_the_ledger_is_kept_at_least_seven_days(orqo, clock):
@@ -185,6 +193,7 @@ def test_the_ledger_is_kept_at_least_seven_days(orqo, clock):
     assert prune(harness)["removed"]["deliveries"] == 0
     assert say(harness, "m1")["outcome"] == "duplicate"
     clock.shift(6 * DAY)  # the first delivery is 8 days old, the duplicate 6
+    say(harness, "m2")
     assert prune(harness)["removed"]["deliveries"] == 1
 
 
@@ -221,17 +230,20 @@ def test_the_worker_prunes_in_batches_and_logs_what_it_removed(orqo, clock, monk
     push_all(harness)
     ack_all(harness)
     clock.shift(31 * DAY)
+    say(harness, "new")
     monkeypatch.setattr(retention, "BATCH_SIZE", 2)
     monkeypatch.setattr(worker, "PRUNE_ROUND_SECONDS", 0)  # one batch per round
     caplog.set_level(logging.INFO, logger="orqo.worker")
-    worker.run(harness.app, once=True)  # prunes when it starts: one batch of two
-    assert counts(harness)["deliveries"] == 3
-    assert "more are due" in caplog.text
+    # Pruning when it starts, one batch of two, then between its rounds of pushes: a round
+    # that pushed "new" and one that found nothing due.
+    worker.run(harness.app, once=True)
+    assert counts(harness)["deliveries"] == 6 - 2 * 2
+    assert caplog.text.count("(more are due: continuing)") == 2
     with harness.app.app_context():
         due = 0.0
-        for _ in range(3):  # each round continues at once while rows are due
+        for _ in range(2):  # the rest; then the next pruning is an interval away
             due = worker.prune_when_due(harness.app.config, due)
-        assert counts(harness)["deliveries"] == 0
+        assert counts(harness)["deliveries"] == 1  # "new"
         later = worker.prune_when_due(harness.app.config, due)
         assert later == due  # done: the next pruning waits PRUNE_INTERVAL_SECONDS
     assert "pruned 2 rows: deliveries=2" not in caplog.text  # a batch removes children too
@@ -255,8 +267,27 @@ def test_slow_batches_get_smaller_and_pruning_still_finishes(orqo, clock, monkey
     push_all(harness)
     ack_all(harness)
     clock.shift(31 * DAY)
+    say(harness, "new")
     monkeypatch.setattr(retention, "BATCH_SECONDS", 0.0)  # every batch counts as slow
     monkeypatch.setattr(retention, "FIRST_BATCH_SIZE", 4)
     monkeypatch.setattr(retention, "MIN_BATCH_SIZE", 1)
     assert prune(harness)["removed"]["deliveries"] == 5  # batches of 4, then 2 and 1
-    assert counts(harness)["messages"] == 0 and orphans(harness) == 0
+    assert counts(harness)["messages"] == 1 and orphans(harness) == 0
+
+
+def test_the_newest_rows_stay_so_that_no_id_is_handed_out_again(orqo, clock):
+    # SQLite (without AUTOINCREMENT) numbers a new row after the highest id left: an emptied
+    # table would start again at 1, and a receiver deduplicating on webhook-id push_1 would
+    # drop a new message. The newest row of each table whose ids leave orqo is kept.
+    harness = orqo()
+    say(harness, "m1")
+    say(harness, "m2")
+    push_all(harness)
+    ack_all(harness)
+    used = {entry["id"] for entry in push_ids(harness)}
+    clock.shift(400 * DAY)
+    removed = prune(harness)["removed"]
+    assert (removed["deliveries"], removed["push_deliveries"]) == (1, 1)
+    say(harness, "m3")
+    [new] = [entry for entry in push_ids(harness) if entry["id"] not in used]
+    assert new["id"] > max(used)

@@ -17,12 +17,13 @@ Removed, each by its rule in :data:`RULES` (the settings are in docs/configurati
 * **rate counters** of windows that ended (:mod:`orqo.services.rate_limits`).
 
 Never removed: workflow runs (the executor's record, holding their own copy of their input),
-Apps, Contacts, tokens, workflows and triggers, conversations and their sessions.
+Apps, Contacts, tokens, workflows and triggers, conversations and their sessions; and the
+newest delivery, message, conversation entry, push and waitbox (see :func:`_newest`).
 
 Each rule deletes in batches, each batch its own short transaction (a batch that takes too
-long makes the next one smaller), children before parents
-(so the counts are exact and no foreign key's ON DELETE is relied on); on PostgreSQL a batch
-skips rows another pruner has locked.
+long makes the next one smaller), children before parents (so the counts are exact and no
+foreign key's ON DELETE is relied on); on PostgreSQL a batch skips rows another pruner has
+locked.
 """
 from __future__ import annotations
 
@@ -102,22 +103,38 @@ def _idempotency_cutoff(config: Mapping, now: datetime) -> datetime | None:
     return now - max(timedelta(hours=hours), idempotency.WINDOW) if hours else None
 
 
+def _newest(model):
+    """The highest id in ``model``'s table.
+
+    The row holding it is never removed: SQLite, without AUTOINCREMENT, gives a new row the
+    highest id plus one, so emptying a table would hand out ids again, and these ids leave
+    orqo (a push's ``webhook-id`` is ``push_<id>``, and receivers deduplicate on it).
+    """
+    return select(func.max(model.id)).correlate(None).scalar_subquery()
+
+
 def _expired_waitboxes(cutoff: datetime, now: datetime):
-    return select(Waitbox.id).where(Waitbox.expires_at < cutoff).order_by(Waitbox.id)
+    return (select(Waitbox.id).where(Waitbox.expires_at < cutoff, Waitbox.id < _newest(Waitbox))
+            .order_by(Waitbox.id))
 
 
 def _old_deliveries(cutoff: datetime, now: datetime):
     message = MessageRecord
-    in_use = or_(
-        exists().where(PushDelivery.message_id == message.id, PushDelivery.status == "pending"),
+    kept = or_(
+        exists().where(PushDelivery.message_id == message.id,
+                       or_(PushDelivery.status == "pending",
+                           PushDelivery.id == _newest(PushDelivery))),
         exists().where(ConversationEntry.message_id == message.id,
-                       ConversationEntry.status.in_(("queued", "claimed"))),
+                       or_(ConversationEntry.status.in_(("queued", "claimed")),
+                           ConversationEntry.id == _newest(ConversationEntry))),
         # A waitbox the waitbox rule keeps (so the two rules do not depend on their order).
-        exists().where(Waitbox.message_id == message.id, Waitbox.expires_at >= cutoff),
+        exists().where(Waitbox.message_id == message.id,
+                       or_(Waitbox.expires_at >= cutoff, Waitbox.id == _newest(Waitbox))),
+        message.id == _newest(MessageRecord),
     )
     return (select(Delivery.id)
-            .where(Delivery.received_at < cutoff,
-                   ~exists().where(message.delivery_id == Delivery.id, in_use))
+            .where(Delivery.received_at < cutoff, Delivery.id < _newest(Delivery),
+                   ~exists().where(message.delivery_id == Delivery.id, kept))
             .order_by(Delivery.id))
 
 
@@ -137,7 +154,7 @@ def _settled_pushes(cutoff: datetime, now: datetime):
     # A settled push's next_attempt_at is when it settled (orqo.services.push.record).
     return (select(PushDelivery.id)
             .where(PushDelivery.status.in_(("delivered", "dead")),
-                   PushDelivery.next_attempt_at < cutoff)
+                   PushDelivery.next_attempt_at < cutoff, PushDelivery.id < _newest(PushDelivery))
             .order_by(PushDelivery.id))
 
 
