@@ -53,6 +53,16 @@ DEFAULTS = {
     "PUSH_LEASE_SECONDS": 60.0,
     # Seconds an idle worker waits before looking for due pushes again.
     "WORKER_POLL_SECONDS": 1.0,
+    # Retention (orqo/services/retention.py; 0 keeps forever): days the ledger (deliveries,
+    # their messages and conversation entries) is kept, at least 7 so redeliveries stay
+    # duplicates; days delivered and dead pushes are kept; hours idempotency records are
+    # kept, at least the 24 hours a repeated key is answered from them.
+    "RETENTION_LEDGER_DAYS": 30,
+    "RETENTION_PUSHES_DAYS": 7,
+    "RETENTION_IDEMPOTENCY_HOURS": 24,
+    # Seconds between two prunings by `orqo worker` (0: the worker never prunes; run
+    # `orqo prune` instead).
+    "PRUNE_INTERVAL_SECONDS": 3600,
     # Requests per minute per token URL and per API token on the trigger endpoints (0: off).
     "TRIGGER_RATE_LIMIT": 600,
     # Messages per minute one Contact may send to one App before the rest of the minute's are

@@ -1,43 +1,78 @@
-"""``orqo worker``: the process that sends the push outbox (see :mod:`orqo.services.push`).
+"""``orqo worker``: the process that sends the push outbox (see :mod:`orqo.services.push`) and
+prunes what retention says is old enough (see :mod:`orqo.services.retention`).
 
 Run as many as you like, on any host sharing the database: each push is leased to one worker
-at a time. SIGTERM or SIGINT lets the current batch finish, then the worker exits.
+at a time, and concurrent prunings skip each other's rows. SIGTERM or SIGINT lets the current
+batch finish, then the worker exits.
 """
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+import time
 
-import requests
-
+from orqo.extensions import db
+from orqo.services import bounded_http
 from orqo.services import push
+from orqo.services import retention
 
 logger = logging.getLogger(__name__)
 
+#: Seconds a worker prunes at most before it sends pushes again; what is left is pruned next.
+PRUNE_ROUND_SECONDS = 10.0
+
 
 def run(app, once: bool = False, batch: int = 20) -> int:
-    """Send due pushes until stopped (or, with ``once``, until none is due); return the count."""
+    """Send due pushes until stopped (or, with ``once``, until none is due); return the count.
+
+    Prunes when it starts and then every ``PRUNE_INTERVAL_SECONDS`` (0: never).
+    """
     stopping = threading.Event()
+    previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stopping.set())
-    sent = 0
-    with requests.Session() as session, app.app_context():
-        logger.info("worker started; pushing to the configured agent endpoint")
-        while not stopping.is_set():
-            try:
-                count = push.process_due(session, batch)
-            except Exception:  # the database may be down: wait, then try again
-                logger.exception("worker iteration failed")
-                from orqo.extensions import db
-
-                db.session.rollback()
-                count = 0
-            sent += count
-            if count == 0:
-                if once:
+            previous[signum] = signal.signal(signum, lambda *_: stopping.set())
+    sent, prune_at = 0, time.monotonic()
+    try:
+        with bounded_http.make_session() as session, app.app_context():
+            logger.info("worker started; pushing to the configured agent endpoint")
+            while not stopping.is_set():
+                prune_at = prune_when_due(app.config, prune_at)
+                if stopping.is_set():
                     break
-                stopping.wait(app.config["WORKER_POLL_SECONDS"])
+                try:
+                    count = push.process_due(session, batch)
+                except Exception:  # the database may be down: wait, then try again
+                    logger.exception("worker iteration failed")
+                    db.session.rollback()
+                    count = 0
+                sent += count
+                if count == 0:
+                    if once:
+                        break
+                    stopping.wait(app.config["WORKER_POLL_SECONDS"])
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     logger.info("worker stopped after %d attempts", sent)
     return sent
+
+
+def prune_when_due(config, due_at: float) -> float:
+    """Prune if ``due_at`` (on the monotonic clock) has come; return when to prune next."""
+    interval = config["PRUNE_INTERVAL_SECONDS"]
+    if not interval or time.monotonic() < due_at:
+        return due_at
+    try:
+        pruned = retention.prune(config, seconds=PRUNE_ROUND_SECONDS)
+    except Exception:  # the database may be down: the next interval tries again
+        logger.exception("pruning failed")
+        db.session.rollback()
+        return time.monotonic() + interval
+    removed = {table: count for table, count in pruned.removed.items() if count}
+    if removed or not pruned.complete:
+        logger.info("pruned %d rows%s: %s", pruned.total,
+                    "" if pruned.complete else " (more are due: continuing)",
+                    ", ".join(f"{table}={count}" for table, count in removed.items()) or "none")
+    return time.monotonic() + (interval if pruned.complete else 0)

@@ -67,6 +67,7 @@ def init_app(app):
     from orqo.cli import apps
     from orqo.cli import ledger
     from orqo.cli import rejections
+    from orqo.cli import retention
     from orqo.cli import tokens
     from orqo.cli import workflows
 
@@ -77,7 +78,7 @@ def init_app(app):
                     agents.worker_command,
                     agents.deliveries_group, workflows.workflows_group, workflows.triggers_group,
                     workflows.runs_group, adapters.adapters_group,
-                    adapters.adapter_serve_command):
+                    adapters.adapter_serve_command, retention.prune_command):
         app.cli.add_command(command)
 
 

@@ -6,6 +6,7 @@ writers), then reads the committed answer.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import delete
@@ -54,3 +55,12 @@ def remember(scope: str, key: str, status: int, body: dict) -> None:
     db.session.execute(update(IdempotencyRecord).filter_by(scope=scope, key=key)
                        .values(status_code=status, response=body)
                        .execution_options(synchronize_session=False))
+
+
+def expired(cutoff: datetime):
+    """The keys (``scope``, ``key``) of records created before ``cutoff``, oldest first, for
+    retention (:mod:`orqo.services.retention`), which never passes a cutoff inside
+    :data:`WINDOW`: a younger record still answers its key."""
+    return (select(IdempotencyRecord.scope, IdempotencyRecord.key)
+            .where(IdempotencyRecord.created_at < cutoff)
+            .order_by(IdempotencyRecord.created_at))

@@ -7,10 +7,16 @@ POST them signed with Standard Webhooks headers (the public ``standardwebhooks``
 so any receiver can verify with it), and record every attempt. Failures back off exponentially
 with jitter, honour ``Retry-After``, and end ``dead`` after ``PUSH_MAX_ATTEMPTS``; a 410 Gone
 ends it at once. Receivers deduplicate on ``webhook-id``, which is the same on every attempt.
+
+A receiver cannot hold a worker: an attempt has ``PUSH_TIMEOUT`` in all (connect, send and
+every read: :mod:`orqo.services.bounded_http`), never runs past its push's lease, and reads at
+most :data:`ANSWER_KEEP_BYTES` of the answer. However an attempt ends, it is recorded and its
+push rescheduled or ``dead``, never left leased.
 """
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -33,7 +39,24 @@ from orqo.models import PushAttempt
 from orqo.models import PushDelivery
 from orqo.models import as_utc
 from orqo.models import utcnow
+from orqo.services import bounded_http
 from orqo.services.leasing import lease_rows
+
+logger = logging.getLogger(__name__)
+
+#: How much of an answer is read; the connection is closed rather than read further.
+ANSWER_KEEP_BYTES = 64 * 1024
+#: Characters of a failed answer's body kept in the attempt's ``error``.
+ERROR_EXCERPT_CHARS = 300
+#: Seconds at the end of a lease kept for recording the last attempt (at most a quarter of
+#: the lease): no attempt runs into them, so none is still running when the lease ends and
+#: another worker may take the push.
+RECORD_MARGIN_SECONDS = 5.0
+#: With less of the lease left than this (at most a quarter of the lease), the batch's
+#: remaining pushes are handed back unsent.
+MIN_ATTEMPT_SECONDS = 1.0
+#: The longest ``Retry-After`` read as seconds: nine digits (some 31 years).
+RETRY_AFTER_MAX_DIGITS = 9
 
 
 def check_config(config) -> None:
@@ -64,42 +87,74 @@ class AttemptResult:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (seconds or an HTTP date), None if absent or bad."""
+    """Seconds from a ``Retry-After`` header: ASCII digits (at most nine) or an HTTP date;
+    None when absent or anything else. Never raises: the header is the receiver's to get wrong."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value) if len(value) <= RETRY_AFTER_MAX_DIGITS else None
+    if len(value) > 64:  # an HTTP date is 29 characters
+        return None
     try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(value)
+        if when.tzinfo is None:  # "-0000": a time in UTC
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
 
 
-def send(session: requests.Session, push_id: int, payload: dict, config) -> AttemptResult:
-    """POST one push, signed; never raises for a network failure."""
+def send(session: requests.Session, push_id: int, payload: dict, config,
+         seconds: float | None = None) -> AttemptResult:
+    """POST one push, signed, within ``seconds`` in all (default ``PUSH_TIMEOUT``).
+
+    Never raises: however the attempt goes wrong (the network, the receiver's answer, orqo
+    itself), that is its result.
+    """
+    started = time.perf_counter()
+    try:
+        return _attempt(session, push_id, payload, config,
+                        config["PUSH_TIMEOUT"] if seconds is None else seconds, started)
+    except Exception as exc:  # every attempt must end recorded, whatever went wrong
+        if not isinstance(exc, requests.RequestException):
+            logger.exception("push %s: the attempt failed unexpectedly", push_id)
+        return AttemptResult(False, error=f"{type(exc).__name__}: {exc}"[:500],
+                             duration_ms=(time.perf_counter() - started) * 1000)
+
+
+def _attempt(session, push_id, payload, config, seconds, started) -> AttemptResult:
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     msg_id = f"push_{push_id}"
     now = datetime.now(timezone.utc)
     headers = {
         "Content-Type": "application/json",
+        "Accept-Encoding": "identity",
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": Webhook(config["AGENT_PUSH_SECRET"]).sign(msg_id, now, body),
     }
-    started = time.perf_counter()
-    try:
-        response = session.post(config["AGENT_PUSH_URL"], data=body.encode("utf-8"),
-                                headers=headers, allow_redirects=False,
-                                timeout=(config["PUSH_CONNECT_TIMEOUT"], config["PUSH_TIMEOUT"]))
-    except requests.RequestException as exc:
-        return AttemptResult(False, error=f"{type(exc).__name__}: {exc}"[:500],
-                             duration_ms=(time.perf_counter() - started) * 1000)
+    answer = bounded_http.post(session, config["AGENT_PUSH_URL"], data=body.encode("utf-8"),
+                               headers=headers, connect_timeout=config["PUSH_CONNECT_TIMEOUT"],
+                               total_seconds=seconds, keep=ANSWER_KEEP_BYTES)
     elapsed = (time.perf_counter() - started) * 1000
-    if 200 <= response.status_code < 300:
-        return AttemptResult(True, response.status_code, duration_ms=elapsed)
-    return AttemptResult(False, response.status_code, f"HTTP {response.status_code}",
-                         parse_retry_after(response.headers.get("Retry-After")),
-                         gone=response.status_code == 410, duration_ms=elapsed)
+    status = answer.status_code
+    if 200 <= status < 300:
+        return AttemptResult(True, status, duration_ms=elapsed)
+    return AttemptResult(False, status, describe_answer(answer),
+                         parse_retry_after(answer.headers.get("Retry-After")),
+                         gone=status == 410, duration_ms=elapsed)
+
+
+def describe_answer(answer: bounded_http.Answer) -> str:
+    """A failed answer for the attempt's record: its status and the start of its body."""
+    excerpt = " ".join(answer.body[:ERROR_EXCERPT_CHARS * 4].decode("utf-8", "replace").split())
+    described = f"HTTP {answer.status_code}"
+    if excerpt:
+        described += f": {excerpt[:ERROR_EXCERPT_CHARS]}"
+    if answer.cut_off:
+        described += " (answer cut off)"
+    return described
 
 
 def next_delay(attempts: int, result: AttemptResult, config) -> float:
@@ -138,14 +193,18 @@ def with_message_id(payload: dict, message_id: int) -> dict:
 
 
 def record(push_id: int, attempts_before: int, result: AttemptResult, config) -> str:
-    """Store an attempt and the push's new state; return that state."""
+    """Store an attempt and the push's new state; return that state.
+
+    A push that settles (``delivered`` or ``dead``) gets ``next_attempt_at`` = now: no attempt
+    is due any more, and retention (:mod:`orqo.services.retention`) ages it from then.
+    """
     attempts = attempts_before + 1
     now = utcnow()
     values = {"attempts": attempts, "lease_until": None, "last_error": result.error}
     if result.delivered:
-        values.update(status="delivered", delivered_at=now)
+        values.update(status="delivered", delivered_at=now, next_attempt_at=now)
     elif result.gone or attempts >= config["PUSH_MAX_ATTEMPTS"]:
-        values.update(status="dead")
+        values.update(status="dead", next_attempt_at=now)
     else:
         values.update(next_attempt_at=now + timedelta(seconds=next_delay(attempts, result, config)))
     db.session.add(PushAttempt(push_id=push_id, attempted_at=now, status_code=result.status_code,
@@ -156,15 +215,35 @@ def record(push_id: int, attempts_before: int, result: AttemptResult, config) ->
     return values.get("status", "pending")
 
 
+def release(push_ids: list[int]) -> None:
+    """Hand leased pushes back unsent: due again at once, for any worker."""
+    if push_ids:
+        db.session.execute(update(PushDelivery.__table__)
+                           .where(PushDelivery.id.in_(push_ids), PushDelivery.status == "pending")
+                           .values(lease_until=None))
+        db.session.commit()
+
+
 def process_due(session: requests.Session, limit: int = 20) -> int:
-    """Send every due push this worker can lease now; return how many were attempted."""
+    """Send the due pushes this worker can lease now, one after another; return how many were
+    attempted.
+
+    Each attempt gets ``PUSH_TIMEOUT``, or less so that it ends (and is recorded) while the
+    batch's lease still holds; the pushes left when too little of the lease is left are
+    handed back unsent, for the next round.
+    """
     config = current_app.config
-    # The batch is sent one by one: its lease must outlast the slowest possible batch, or
-    # another worker would take (and send again) the pushes still waiting their turn.
-    slowest = limit * (config["PUSH_CONNECT_TIMEOUT"] + config["PUSH_TIMEOUT"])
-    leased = claim_due(limit, max(config["PUSH_LEASE_SECONDS"], slowest + 30))
-    for push_id, payload, attempts in leased:
-        record(push_id, attempts, send(session, push_id, payload, config), config)
+    lease = config["PUSH_LEASE_SECONDS"]
+    margin = min(RECORD_MARGIN_SECONDS, lease / 4)
+    shortest = min(MIN_ATTEMPT_SECONDS, lease / 4)
+    sendable_until = time.monotonic() + lease - margin  # read before the lease is taken
+    leased = claim_due(limit, lease)
+    for done, (push_id, payload, attempts) in enumerate(leased):
+        seconds = min(config["PUSH_TIMEOUT"], sendable_until - time.monotonic())
+        if seconds < shortest:
+            release([row[0] for row in leased[done:]])
+            return done
+        record(push_id, attempts, send(session, push_id, payload, config, seconds), config)
     return len(leased)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import time
 
+from sqlalchemy import select
+
 from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.extensions import dialect_insert
@@ -40,3 +42,16 @@ def hit(key: str, limit: int, window_seconds: int) -> None:
         db.session.commit()  # the count stands even though the request is refused
         raise ApiError(429, "rate_limited", f"Too many requests: at most {limit} per "
                        f"{window_seconds} s.", headers={"Retry-After": str(retry_after)})
+
+
+#: A counter whose window started longer ago than this has ended: far longer than any window
+#: in use (a minute, on the trigger endpoints).
+ENDED_AFTER_SECONDS = 3600
+
+
+def ended(now: float):
+    """The keys (``key``, ``window_start``) of counters whose window has ended by ``now``
+    (Unix seconds), for retention (:mod:`orqo.services.retention`)."""
+    return (select(RateCounter.key, RateCounter.window_start)
+            .where(RateCounter.window_start < int(now) - ENDED_AFTER_SECONDS)
+            .order_by(RateCounter.window_start))
