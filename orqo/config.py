@@ -46,7 +46,8 @@ DEFAULTS = {
     "PUSH_MAX_ATTEMPTS": 10,
     "PUSH_BACKOFF_BASE": 2.0,
     "PUSH_BACKOFF_MAX": 3600.0,
-    # Seconds to connect to and to wait for the agent endpoint.
+    # Seconds to connect to the agent endpoint, and for a whole attempt (connect, send and
+    # every read of the answer; cut shorter to end inside the push's lease).
     "PUSH_CONNECT_TIMEOUT": 3.0,
     "PUSH_TIMEOUT": 10.0,
     # Seconds a worker holds a push it is sending before another worker may take it.
@@ -209,7 +210,7 @@ RULES = {
     "RETENTION_LEDGER_DAYS": INTEGER_AT_LEAST_0,
     "RETENTION_PUSHES_DAYS": INTEGER_AT_LEAST_0,
     "RETENTION_IDEMPOTENCY_HOURS": INTEGER_AT_LEAST_0,
-    "PRUNE_INTERVAL_SECONDS": SECONDS,
+    "PRUNE_INTERVAL_SECONDS": Rule("number", minimum=0),
 }
 
 

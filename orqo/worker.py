@@ -26,8 +26,10 @@ PRUNE_ROUND_SECONDS = 10.0
 def run(app, once: bool = False, batch: int = 20) -> int:
     """Send due pushes until stopped (or, with ``once``, until none is due); return the count.
 
-    Prunes when it starts and then every ``PRUNE_INTERVAL_SECONDS`` (0: never).
+    Prunes when it starts and then every ``PRUNE_INTERVAL_SECONDS`` (0: never). Without
+    ``AGENT_PUSH_URL`` it only prunes.
     """
+    pushing = bool(app.config.get("AGENT_PUSH_URL"))
     stopping = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -36,13 +38,14 @@ def run(app, once: bool = False, batch: int = 20) -> int:
     sent, prune_at = 0, time.monotonic()
     try:
         with bounded_http.make_session() as session, app.app_context():
-            logger.info("worker started; pushing to the configured agent endpoint")
+            logger.info("worker started; %s", "pushing to the configured agent endpoint"
+                        if pushing else "pruning only (AGENT_PUSH_URL is not set)")
             while not stopping.is_set():
                 prune_at = prune_when_due(app.config, prune_at)
                 if stopping.is_set():
                     break
                 try:
-                    count = push.process_due(session, batch)
+                    count = push.process_due(session, batch) if pushing else 0
                 except Exception:  # the database may be down: wait, then try again
                     logger.exception("worker iteration failed")
                     db.session.rollback()

@@ -19,6 +19,7 @@ from orqo.models import MessageRecord
 from orqo.models import PushAttempt
 from orqo.models import PushDelivery
 from orqo.models import RateCounter
+from orqo.models import Rejection
 from orqo.models import Waitbox
 from orqo.services import idempotency
 from orqo.services import push
@@ -35,7 +36,8 @@ DAY = 86400
 MODELS = {"deliveries": Delivery, "messages": MessageRecord,
           "conversation_entries": ConversationEntry, "waitboxes": Waitbox,
           "push_deliveries": PushDelivery, "push_attempts": PushAttempt,
-          "idempotency_records": IdempotencyRecord, "rate_counters": RateCounter}
+          "idempotency_records": IdempotencyRecord, "rate_counters": RateCounter,
+          "rejections": Rejection}
 #: Rows whose parent is gone: none may be left behind, whatever ON DELETE says.
 ORPHANS = """
 SELECT (SELECT count(*) FROM messages m WHERE NOT EXISTS
@@ -140,7 +142,8 @@ def test_prune_removes_an_old_ledger_and_keeps_what_is_still_in_use(orqo, clock)
     assert done["dry_run"] is False and dry["removed"] == done["removed"]
     assert done["removed"] == {
         "deliveries": 2, "messages": 2, "conversation_entries": 1, "waitboxes": 0,
-        "push_deliveries": 3, "push_attempts": 3, "idempotency_records": 1, "rate_counters": 1}
+        "push_deliveries": 3, "push_attempts": 3, "idempotency_records": 1, "rate_counters": 1,
+        "rejections": 0}
     assert done["total"] == 13
     # m2 is in Doorkeeper's queue, m3's push is pending, m4 answered a waitbox still kept.
     assert texts(harness) == ["answers the waitbox", "fail: push pending", "new", "still queued"]
@@ -149,7 +152,6 @@ def test_prune_removes_an_old_ledger_and_keeps_what_is_still_in_use(orqo, clock)
 
     clock.shift(40 * DAY)  # the waitbox expired 31 days ago; m2 is taken and acked
     ack_all(harness)
-    harness.open_waitbox(harness.app_id, harness.ada)  # (the newest waitbox always stays)
     removed = prune(harness)["removed"]
     assert (removed["waitboxes"], removed["deliveries"], removed["messages"]) == (1, 2, 2)
     assert texts(harness) == ["fail: push pending", "new"] and orphans(harness) == 0
@@ -275,10 +277,10 @@ def test_slow_batches_get_smaller_and_pruning_still_finishes(orqo, clock, monkey
     assert counts(harness)["messages"] == 1 and orphans(harness) == 0
 
 
-def test_the_newest_rows_stay_so_that_no_id_is_handed_out_again(orqo, clock):
-    # SQLite (without AUTOINCREMENT) numbers a new row after the highest id left: an emptied
+def test_pruned_ids_are_never_handed_out_again(orqo, clock):
+    # SQLite without AUTOINCREMENT numbered a new row after the highest id left: an emptied
     # table would start again at 1, and a receiver deduplicating on webhook-id push_1 would
-    # drop a new message. The newest row of each table whose ids leave orqo is kept.
+    # drop a new message.
     harness = orqo()
     say(harness, "m1")
     say(harness, "m2")
@@ -287,7 +289,34 @@ def test_the_newest_rows_stay_so_that_no_id_is_handed_out_again(orqo, clock):
     used = {entry["id"] for entry in push_ids(harness)}
     clock.shift(400 * DAY)
     removed = prune(harness)["removed"]
-    assert (removed["deliveries"], removed["push_deliveries"]) == (1, 1)
+    assert (removed["deliveries"], removed["push_deliveries"]) == (2, 2)
+    assert counts(harness)["push_deliveries"] == 0
     say(harness, "m3")
     [new] = [entry for entry in push_ids(harness) if entry["id"] not in used]
     assert new["id"] > max(used)
+
+
+def test_rejection_counts_go_with_the_ledger(orqo, clock):
+    harness = orqo(REJECTION_RATE_LIMIT=0)
+    for _ in range(3):
+        harness.deliver(harness.app_id, b"{}", {"X-Fake-Token": "wrong"})
+    clock.shift(20 * DAY)
+    harness.deliver(harness.app_id, b"{}", {"X-Fake-Token": "wrong"})  # another window's row
+    assert counts(harness)["rejections"] == 2
+    clock.shift(15 * DAY)  # the first window's row was last added to 35 days ago
+    removed = prune(harness)["removed"]
+    assert removed["rejections"] == 1 and counts(harness)["rejections"] == 1
+
+
+def test_a_worker_without_a_push_url_still_prunes(make_app, clock):
+    harness = Harness(make_app(plugins=[fake_adapter]))
+    harness.app_id = harness.add_app("fake", {"token": "t"})
+    for _ in range(2):  # deliveries routing nothing: in the ledger, in no queue
+        assert harness.deliver(harness.app_id, b"{}", {"X-Fake-Token": "t"}).status_code == 200
+        clock.shift(31 * DAY)
+    result = harness.app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert counts(harness)["deliveries"] == 0
+    idle = Harness(make_app(plugins=[fake_adapter], PRUNE_INTERVAL_SECONDS=0))
+    refused = idle.app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert refused.exit_code == 2 and "nothing to do" in refused.output

@@ -61,7 +61,7 @@ INVALID_SETTINGS = [
     # Retention settings another branch adds to DEFAULTS: checked whenever they are set.
     ("ORQO_RETENTION_LEDGER_DAYS", "-1",
      "ORQO_RETENTION_LEDGER_DAYS must be an integer ≥ 0, got -1"),
-    ("ORQO_PRUNE_INTERVAL_SECONDS", "0", "ORQO_PRUNE_INTERVAL_SECONDS must be a number > 0, got 0"),
+    ("ORQO_PRUNE_INTERVAL_SECONDS", "-1", "ORQO_PRUNE_INTERVAL_SECONDS must be a number ≥ 0, got -1"),
 ]
 
 

@@ -14,11 +14,14 @@ from orqo.services import push as push_service
 @click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 500))
 @with_appcontext
 def worker_command(once, batch):
-    """Send the push outbox to AGENT_PUSH_URL until stopped (SIGTERM finishes the batch)."""
+    """Send the push outbox to AGENT_PUSH_URL and prune old rows until stopped (SIGTERM
+    finishes the batch); without AGENT_PUSH_URL, only prune."""
     from orqo import worker
 
-    if not current_app.config.get("AGENT_PUSH_URL"):
-        raise click.UsageError("AGENT_PUSH_URL is not set: there is nothing to push to.")
+    config = current_app.config
+    if not config.get("AGENT_PUSH_URL") and not config["PRUNE_INTERVAL_SECONDS"]:
+        raise click.UsageError("AGENT_PUSH_URL is not set and PRUNE_INTERVAL_SECONDS is 0: "
+                               "there is nothing to do.")
     worker.run(current_app._get_current_object(), once=once, batch=batch)
 
 

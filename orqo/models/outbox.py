@@ -34,7 +34,8 @@ class PushDelivery(db.Model):
     __table_args__ = (Index("ix_push_deliveries_due", "status", "next_attempt_at"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"),
+                                            index=True)
     payload: Mapped[dict] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

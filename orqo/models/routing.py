@@ -38,7 +38,7 @@ class Waitbox(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL"), nullable=True
+        ForeignKey("messages.id", ondelete="SET NULL"), nullable=True, index=True
     )
 
 
@@ -110,7 +110,8 @@ class ConversationEntry(db.Model):
     session_id: Mapped[int] = mapped_column(
         ForeignKey("conversation_sessions.id", ondelete="CASCADE")
     )
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"),
+                                            index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     claim_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -16,9 +16,13 @@ Removed, each by its rule in :data:`RULES` (the settings are in docs/configurati
   :mod:`orqo.services.idempotency` would still replay;
 * **rate counters** of windows that ended (:mod:`orqo.services.rate_limits`).
 
+* **rejection counts** (:mod:`orqo.rejections`) last added to more than
+  ``RETENTION_LEDGER_DAYS`` ago.
+
 Never removed: workflow runs (the executor's record, holding their own copy of their input),
-Apps, Contacts, tokens, workflows and triggers, conversations and their sessions; and the
-newest delivery, message, conversation entry, push and waitbox (see :func:`_newest`).
+Apps, Contacts, tokens, workflows and triggers, conversations and their sessions. Removing the
+newest rows frees no id: SQLite's tables say AUTOINCREMENT, PostgreSQL's sequences never go
+back, so a push's ``webhook-id`` is never handed out twice.
 
 Each rule deletes in batches, each batch its own short transaction (a batch that takes too
 long makes the next one smaller), children before parents (so the counts are exact and no
@@ -51,6 +55,7 @@ from orqo.models import MessageRecord
 from orqo.models import PushAttempt
 from orqo.models import PushDelivery
 from orqo.models import RateCounter
+from orqo.models import Rejection
 from orqo.models import Waitbox
 from orqo.models import utcnow
 from orqo.services import idempotency
@@ -103,37 +108,21 @@ def _idempotency_cutoff(config: Mapping, now: datetime) -> datetime | None:
     return now - max(timedelta(hours=hours), idempotency.WINDOW) if hours else None
 
 
-def _newest(model):
-    """The highest id in ``model``'s table.
-
-    The row holding it is never removed: SQLite, without AUTOINCREMENT, gives a new row the
-    highest id plus one, so emptying a table would hand out ids again, and these ids leave
-    orqo (a push's ``webhook-id`` is ``push_<id>``, and receivers deduplicate on it).
-    """
-    return select(func.max(model.id)).correlate(None).scalar_subquery()
-
-
 def _expired_waitboxes(cutoff: datetime, now: datetime):
-    return (select(Waitbox.id).where(Waitbox.expires_at < cutoff, Waitbox.id < _newest(Waitbox))
-            .order_by(Waitbox.id))
+    return select(Waitbox.id).where(Waitbox.expires_at < cutoff).order_by(Waitbox.id)
 
 
 def _old_deliveries(cutoff: datetime, now: datetime):
     message = MessageRecord
     kept = or_(
-        exists().where(PushDelivery.message_id == message.id,
-                       or_(PushDelivery.status == "pending",
-                           PushDelivery.id == _newest(PushDelivery))),
+        exists().where(PushDelivery.message_id == message.id, PushDelivery.status == "pending"),
         exists().where(ConversationEntry.message_id == message.id,
-                       or_(ConversationEntry.status.in_(("queued", "claimed")),
-                           ConversationEntry.id == _newest(ConversationEntry))),
+                       ConversationEntry.status.in_(("queued", "claimed"))),
         # A waitbox the waitbox rule keeps (so the two rules do not depend on their order).
-        exists().where(Waitbox.message_id == message.id,
-                       or_(Waitbox.expires_at >= cutoff, Waitbox.id == _newest(Waitbox))),
-        message.id == _newest(MessageRecord),
+        exists().where(Waitbox.message_id == message.id, Waitbox.expires_at >= cutoff),
     )
     return (select(Delivery.id)
-            .where(Delivery.received_at < cutoff, Delivery.id < _newest(Delivery),
+            .where(Delivery.received_at < cutoff,
                    ~exists().where(message.delivery_id == Delivery.id, kept))
             .order_by(Delivery.id))
 
@@ -154,9 +143,11 @@ def _settled_pushes(cutoff: datetime, now: datetime):
     # A settled push's next_attempt_at is when it settled (orqo.services.push.record).
     return (select(PushDelivery.id)
             .where(PushDelivery.status.in_(("delivered", "dead")),
-                   PushDelivery.next_attempt_at < cutoff, PushDelivery.id < _newest(PushDelivery))
+                   PushDelivery.next_attempt_at < cutoff)
             .order_by(PushDelivery.id))
 
+
+REJECTION_KEY = (Rejection.app_id, Rejection.window_start, Rejection.outcome, Rejection.source)
 
 RULES: tuple[Rule, ...] = (
     # Before the ledger: a waitbox that is kept keeps the message that answered it.
@@ -176,13 +167,14 @@ RULES: tuple[Rule, ...] = (
          (RateCounter.key, RateCounter.window_start),
          lambda keys: [("rate_counters", RateCounter,
                         tuple_(RateCounter.key, RateCounter.window_start).in_(keys))]),
-    # The next table's rule goes here (and its name in TABLES): the counts of refused
-    # deliveries per window (``rejections``), aged by the end of their window.
+    Rule("rejections", _days_ago("RETENTION_LEDGER_DAYS"),
+         lambda cutoff, now: select(*REJECTION_KEY).where(Rejection.last_at < cutoff),
+         REJECTION_KEY, lambda keys: [("rejections", Rejection, tuple_(*REJECTION_KEY).in_(keys))]),
 )
 
 #: Every table a rule removes rows from, in the order reports list them.
 TABLES = ("deliveries", "messages", "conversation_entries", "waitboxes", "push_deliveries",
-          "push_attempts", "idempotency_records", "rate_counters")
+          "push_attempts", "idempotency_records", "rate_counters", "rejections")
 
 
 @dataclass

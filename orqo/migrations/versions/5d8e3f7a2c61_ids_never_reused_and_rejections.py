@@ -1,4 +1,5 @@
-"""ids are never reused on SQLite; refused deliveries are counted in ``rejections``
+"""ids are never reused on SQLite; refused deliveries are counted in ``rejections``;
+the rows that refer to a message are indexed by it (retention deletes messages)
 
 SQLite gives a new row the largest id + 1 unless its table says AUTOINCREMENT, so the ids of
 deleted rows came back (a delivery #17 twice, two pushes ``push_4``). Every table whose ids
@@ -29,6 +30,9 @@ ID_TABLES = (
     'push_attempts',
 )
 
+#: The tables whose rows point at a message: without an index, deleting a message scans them.
+MESSAGE_REFERENCES = ('push_deliveries', 'conversation_entries', 'waitboxes')
+
 
 def _rebuild(autoincrement: bool) -> None:
     if op.get_bind().dialect.name != 'sqlite':
@@ -55,8 +59,12 @@ def upgrade():
     sa.PrimaryKeyConstraint('app_id', 'window_start', 'outcome', 'source')
     )
     _rebuild(autoincrement=True)
+    for table in MESSAGE_REFERENCES:
+        op.create_index(f'ix_{table}_message_id', table, ['message_id'], unique=False)
 
 
 def downgrade():
+    for table in MESSAGE_REFERENCES:
+        op.drop_index(f'ix_{table}_message_id', table_name=table)
     _rebuild(autoincrement=False)
     op.drop_table('rejections')
