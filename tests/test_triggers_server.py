@@ -54,7 +54,7 @@ def test_triggers_on_a_real_server(make_server):
 def test_app_with_doorkeeper_off_starts_a_run_on_a_real_server(make_server):
     server = make_server()
     app = server.cli_json("apps", "create", "--name", "alerts", "--adapter", "custom",
-                          "--credential", "signing_secret=s", "--no-route-to-doorkeeper")
+                          "--credential", "signing_secret=trigger-signing-secret", "--no-route-to-doorkeeper")
     assert app["route_to_doorkeeper"] is False
     server.cli_json("contacts", "create", "--name", "Pager", "--channel", f"{app['id']}=pager")
     workflow = server.cli_json("workflows", "create", "--name", "incident")
@@ -62,7 +62,7 @@ def test_app_with_doorkeeper_off_starts_a_run_on_a_real_server(make_server):
                     "--filter", json.dumps({"text_pattern": "^ALERT"}))
     body = json.dumps({"id": "a1", "sender": "pager", "text": "ALERT disk full"}).encode()
     response = requests.post(server.url + app["webhook_path"], data=body,
-                             headers=hmac_headers("s", body), timeout=10)
+                             headers=hmac_headers("trigger-signing-secret", body), timeout=10)
     assert response.json()["messages"] == [{"outcome": "routed", "handler": "app_event"}]
     [run] = server.cli_json("runs", "list")
     assert run["trigger_kind"] == "app_event" and run["input"]["text"] == "ALERT disk full"
