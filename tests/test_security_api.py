@@ -87,3 +87,48 @@ def test_telegram_keeps_telegrams_own_rule_for_its_secret_token(api):
         "name": "tg", "adapter": "telegram", "credentials": {"TELEGRAM_WEBHOOK_SECRET": "a b"}})
     assert spaced.status_code == 422
     assert "TELEGRAM_WEBHOOK_SECRET" in spaced.json["error"]["details"]["credentials"]
+
+
+# --- finding 3: a trigger token reads only the runs it started -------------------------------
+
+def test_a_trigger_token_reads_only_the_runs_it_started(api):
+    from tests.plugins.fake_adapter import delivery
+
+    app = api("POST", "/api/v1/apps", json={"name": "ops", "adapter": "fake",
+                                            "credentials": {"token": "t"},
+                                            "route_to_doorkeeper": False}).json
+    api("POST", "/api/v1/contacts", json={"name": "Ada", "channels": [
+        {"app_id": app["id"], "sender_id": "ada"}]})
+    workflow = api("POST", "/api/v1/workflows", json={"name": "incident"}).json
+    api("POST", f"/api/v1/workflows/{workflow['id']}/app-event-triggers",
+        json={"app_id": app["id"]})
+    body = delivery({"sender": "ada", "id": "m1", "text": "my card number is 4111…"})
+    assert api.client.post(f"/api/v1/webhooks/{app['id']}", data=body,
+                           headers={"X-Fake-Token": "t"}).status_code == 200
+    url_path = api("POST", f"/api/v1/workflows/{workflow['id']}/triggers").json["url_path"]
+    assert api.client.post(url_path, json={"from": "token url"}).status_code == 201
+    crm, other_crm = bearer(api.app, "trigger"), bearer(api.app, "trigger")
+
+    def start(headers):
+        return api.client.post("/api/v1/trigger", headers=headers, json={
+            "workflow_id": workflow["id"], "input": {"ticket": 1}}).json["workflow_run_id"]
+
+    own, others = start(crm), start(other_crm)
+    every_run = [run["id"] for run in api("GET", "/api/v1/runs").json["items"]]
+    assert len(every_run) == 4  # the Contact's, the token URL's, and one per CRM token
+
+    def readable(headers):
+        answers = {run_id: api.client.get(f"/api/v1/runs/{run_id}", headers=headers)
+                   for run_id in [*every_run, 999999]}
+        for run_id, answer in answers.items():
+            if answer.status_code == 404:  # the same answer as for an id that does not exist
+                assert answer.json["error"] == {
+                    "code": "not_found", "message": f"No workflow run has the id {run_id}.",
+                    "details": {}}
+        return sorted(run_id for run_id, answer in answers.items() if answer.status_code == 200)
+
+    assert readable(crm) == [own]
+    assert readable(other_crm) == [others]
+    assert readable(bearer(api.app, "agent")) == sorted(every_run)
+    assert readable(bearer(api.app, "trigger", "agent")) == sorted(every_run)
+    assert readable(api.headers) == sorted(every_run)

@@ -13,7 +13,8 @@ def test_triggers_on_a_real_server(make_server):
     trigger = server.cli_json("triggers", "create", str(workflow["id"]))
     hook = server.url + trigger["url_path"]
     token = trigger["url_path"].rsplit("/", 1)[1]
-    api_token = server.cli_json("tokens", "create", "--name", "ci", "--scope", "trigger")["token"]
+    api_token = server.cli_json("tokens", "create", "--name", "ci", "--scope", "trigger",
+                                "--scope", "agent")["token"]  # agent: reads the token URL's run
     auth = {"Authorization": f"Bearer {api_token}"}
 
     started = requests.post(hook, json={"event": "push", "branch": "main"}, timeout=10)
