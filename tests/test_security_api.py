@@ -132,3 +132,79 @@ def test_a_trigger_token_reads_only_the_runs_it_started(api):
     assert readable(bearer(api.app, "agent")) == sorted(every_run)
     assert readable(bearer(api.app, "trigger", "agent")) == sorted(every_run)
     assert readable(api.headers) == sorted(every_run)
+
+
+# --- finding 11: creates racing for one sender id are 201 or 409, never a 5xx ---------------
+
+def race(calls):
+    """Run ``calls`` (functions) at once, released together by a barrier; their results."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index):
+        barrier.wait(timeout=30)
+        results[index] = calls[index]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.mark.parametrize("rounds", [12])
+def test_parallel_contact_creates_for_one_sender_are_201_or_409(api, rounds, caplog):
+    app_id = api("POST", "/api/v1/apps", json={"name": "race", "adapter": "fake",
+                                               "credentials": {"token": "t"}}).json["id"]
+    statuses = []
+    for round_number in range(rounds):
+        body = {"name": f"Ada {round_number}",
+                "channels": [{"app_id": app_id, "sender_id": f"ada-{round_number}"}]}
+        answers = race([lambda: api("POST", "/api/v1/contacts", json=body)] * 4)
+        codes = sorted(answer.status_code for answer in answers)
+        statuses += codes
+        assert codes == [201, 409, 409, 409], [a.get_data(as_text=True) for a in answers]
+        for answer in answers:
+            if answer.status_code == 409:
+                assert answer.json["error"]["code"] == "conflict"
+                assert f"'ada-{round_number}' on App" in answer.json["error"]["details"][
+                    "channels"][0]
+    contacts = api("GET", "/api/v1/contacts?limit=200").json["items"]
+    assert len(contacts) == rounds
+    assert "IntegrityError" not in caplog.text and "INSERT" not in caplog.text
+
+
+def test_parallel_channel_updates_to_one_sender_are_200_or_409(api):
+    app_id = api("POST", "/api/v1/apps", json={"name": "race", "adapter": "fake",
+                                               "credentials": {"token": "t"}}).json["id"]
+    for round_number in range(6):
+        ids = [api("POST", "/api/v1/contacts", json={"name": f"C{round_number}.{i}"}).json["id"]
+               for i in range(4)]
+        channels = {"channels": [{"app_id": app_id, "sender_id": f"zed-{round_number}"}]}
+        answers = race([lambda contact_id=contact_id: api(
+            "PATCH", f"/api/v1/contacts/{contact_id}", json=channels) for contact_id in ids])
+        assert sorted(a.status_code for a in answers) == [200, 409, 409, 409], [
+            a.get_data(as_text=True) for a in answers]
+
+
+# --- hardening: nosniff on every API answer, no-store on answers that show a secret once ------
+
+def test_every_api_answer_says_nosniff(api):
+    answers = [api("GET", "/api/v1/apps"), api("GET", "/api/v1/nothing-here"),
+               api.client.get("/api/v1/apps"), api("POST", "/api/v1/apps", json={}),
+               api("DELETE", "/api/v1/tokens"), api.client.get("/api/v1/openapi.json")]
+    assert [a.status_code for a in answers] == [200, 404, 401, 422, 405, 200]
+    assert {a.headers.get("X-Content-Type-Options") for a in answers} == {"nosniff"}
+
+
+def test_answers_that_show_a_secret_once_are_not_stored(api):
+    token = api("POST", "/api/v1/tokens", json={"name": "crm", "scopes": ["trigger"]})
+    workflow = api("POST", "/api/v1/workflows", json={"name": "wf"}).json
+    trigger = api("POST", f"/api/v1/workflows/{workflow['id']}/triggers")
+    rotated = api("POST", f"/api/v1/triggers/{trigger.json['id']}/rotate", json={})
+    for answer in (token, trigger, rotated):
+        assert answer.status_code in (200, 201)
+        assert answer.headers["Cache-Control"] == "no-store"
+    assert token.json["token"].startswith("orqo_") and rotated.json["url_path"]
+    assert "no-store" not in api("GET", "/api/v1/tokens").headers.get("Cache-Control", "")
