@@ -1,17 +1,24 @@
 """The management API's part of the security audit (issue 15): each test names its finding and
 fails on the code before the fix. Through the test client, except the races, which run in
 threads against a real gunicorn (several workers) as only a real server shows them."""
-import json
 import threading
+from urllib.parse import urlsplit
 
 import orqo_custom
 import orqo_slack
 import orqo_telegram
 import orqo_whatsapp
 import pytest
+from marshmallow import Schema
+from marshmallow import fields
 
+from orqo import hookimpl
+from orqo.adapters import Adapter
 from orqo.services.tokens import issue_token
+from orqo.stages import ParseResult
+from orqo.stages import Verdict
 from tests.plugins import fake_adapter
+from tests.plugins.fake_adapter import delivery
 
 # Long enough for every HMAC adapter (16 bytes at least, finding 13).
 GOOD_SECRET = "0123456789abcdef0123456789abcdef"
@@ -36,10 +43,45 @@ class Api:
                                 **kwargs)
 
 
+class RelayCredentials(Schema):
+    api_key = fields.String(required=True)
+    region_key = fields.String(required=True)
+
+
+class RelayConfig(Schema):
+    url = fields.Url(required=True, require_tld=False)
+
+
+class RelayAdapter(Adapter):
+    """An adapter that sends its credentials to the URL of its config, as orqo-remote does
+    (this test's stand-in: it never connects anywhere)."""
+
+    platform = "relay"
+    credentials_schema = RelayCredentials
+    config_schema = RelayConfig
+
+    @classmethod
+    def credentials_destination(cls, config):
+        url = urlsplit(config["url"])
+        return f"{url.scheme}://{url.hostname}:{url.port or 80}"
+
+    def verify(self, request):
+        return Verdict.accept()
+
+    def parse(self, request):
+        return ParseResult()
+
+
+class RelayPlugin:
+    @hookimpl
+    def register_adapters(self, register):
+        register(RelayAdapter)
+
+
 @pytest.fixture
 def api(make_app):
     return Api(make_app(plugins=[fake_adapter, orqo_custom, orqo_slack, orqo_whatsapp,
-                                 orqo_telegram]))
+                                 orqo_telegram, RelayPlugin()]))
 
 
 # --- finding 13: HMAC signing secrets of at least 16 bytes ---------------------------------
@@ -92,8 +134,6 @@ def test_telegram_keeps_telegrams_own_rule_for_its_secret_token(api):
 # --- finding 3: a trigger token reads only the runs it started -------------------------------
 
 def test_a_trigger_token_reads_only_the_runs_it_started(api):
-    from tests.plugins.fake_adapter import delivery
-
     app = api("POST", "/api/v1/apps", json={"name": "ops", "adapter": "fake",
                                             "credentials": {"token": "t"},
                                             "route_to_doorkeeper": False}).json
@@ -208,3 +248,92 @@ def test_answers_that_show_a_secret_once_are_not_stored(api):
         assert answer.headers["Cache-Control"] == "no-store"
     assert token.json["token"].startswith("orqo_") and rotated.json["url_path"]
     assert "no-store" not in api("GET", "/api/v1/tokens").headers.get("Cache-Control", "")
+
+
+# --- finding 4: a config that sends the credentials elsewhere needs them entered again -------
+
+RELAY_KEYS = {"api_key": "key-for-the-first-host", "region_key": "region-for-the-first-host"}
+
+
+def test_changing_where_credentials_go_requires_every_credential_again(api):
+    app = api("POST", "/api/v1/apps", json={"name": "relay", "adapter": "relay",
+                                            "credentials": RELAY_KEYS,
+                                            "config": {"url": "http://127.0.0.1:9001/hook"}})
+    assert app.status_code == 201, app.json
+    path = f"/api/v1/apps/{app.json['id']}"
+    for credentials in ({}, {"api_key": "new-key"}):
+        moved = api("PATCH", path, json={"config": {"url": "http://127.0.0.1:9002/hook"},
+                                         "credentials": credentials})
+        assert moved.status_code == 422, moved.json
+        assert moved.json["error"]["code"] == "validation_error"
+        [reason] = moved.json["error"]["details"]["credentials"]
+        assert "changes where the App's credentials are sent" in reason
+        assert "region_key" in reason and ("api_key" in reason) == (not credentials)
+        assert "first-host" not in moved.get_data(as_text=True)
+    assert api("GET", path).json["config"] == {"url": "http://127.0.0.1:9001/hook"}
+
+    same_host = api("PATCH", path, json={"config": {"url": "http://127.0.0.1:9001/other"}})
+    assert same_host.status_code == 200  # same destination: the stored credentials may stay
+    moved = api("PATCH", path, json={"config": {"url": "http://[::1]:9001/hook"}, "credentials": {
+        "api_key": "key-for-the-second-host", "region_key": "region-for-the-second-host"}})
+    assert moved.status_code == 200, moved.json
+    assert moved.json["config"] == {"url": "http://[::1]:9001/hook"}
+
+
+def test_moving_the_credentials_ends_a_grace_period(api):
+    app_id = api("POST", "/api/v1/apps", json={
+        "name": "relay", "adapter": "relay", "credentials": RELAY_KEYS,
+        "config": {"url": "http://127.0.0.1:9001/hook"}}).json["id"]
+    rotated = api.app.test_cli_runner().invoke(args=[
+        "apps", "rotate-credentials", app_id, "--credential", "api_key=second-key",
+        "--keep-previous-for", "3600"])
+    assert rotated.exit_code == 0, rotated.output
+    assert api("GET", f"/api/v1/apps/{app_id}").json["previous_credentials_until"]
+    moved = api("PATCH", f"/api/v1/apps/{app_id}", json={
+        "config": {"url": "http://127.0.0.1:9002/hook"},
+        "credentials": {"api_key": "third-key", "region_key": "third-region"}})
+    assert moved.status_code == 200
+    assert moved.json["previous_credentials_until"] is None
+
+
+def test_the_base_adapter_sends_credentials_nowhere_but_the_platform(api):
+    assert Adapter.credentials_destination({"url": "http://127.0.0.1:1/"}) is None
+    app_id = api("POST", "/api/v1/apps", json={
+        "name": "c", "adapter": "custom", "credentials": {"signing_secret": GOOD_SECRET}}).json["id"]
+    changed = api("PATCH", f"/api/v1/apps/{app_id}", json={"config": {"text_pointer": "/body"}})
+    assert changed.status_code == 200  # no destination in the config: nothing to enter again
+
+
+# --- finding 7: new credentials end a rotation's grace period --------------------------------
+
+def accepted(api, app_id, token):
+    """The status of a delivery to the fake App authenticated with ``token``."""
+    return api.client.post(f"/api/v1/webhooks/{app_id}", headers={"X-Fake-Token": token},
+                           data=delivery({"sender": "nobody", "id": f"m-{token}"})).status_code
+
+
+def rotate(api, app_id, token, keep_previous_for):
+    result = api.app.test_cli_runner().invoke(args=[
+        "apps", "rotate-credentials", app_id, "--credential", f"token={token}",
+        "--keep-previous-for", str(keep_previous_for)])
+    assert result.exit_code == 0, result.output
+
+
+def test_patching_credentials_ends_the_grace_period_of_a_rotation(api):
+    app_id = api("POST", "/api/v1/apps", json={"name": "f", "adapter": "fake",
+                                               "credentials": {"token": "A"}}).json["id"]
+    rotate(api, app_id, "B", 3600)
+    assert [accepted(api, app_id, t) for t in "AB"] == [200, 200]  # A in its grace period
+    patched = api("PATCH", f"/api/v1/apps/{app_id}", json={"credentials": {"token": "C"}})
+    assert patched.status_code == 200
+    assert patched.json["previous_credentials_until"] is None
+    assert [accepted(api, app_id, t) for t in "ABC"] == [401, 401, 200]
+
+
+def test_a_rotation_without_grace_ends_an_earlier_grace_period(api):
+    app_id = api("POST", "/api/v1/apps", json={"name": "f", "adapter": "fake",
+                                               "credentials": {"token": "A"}}).json["id"]
+    rotate(api, app_id, "B", 3600)
+    rotate(api, app_id, "C", 0)
+    assert api("GET", f"/api/v1/apps/{app_id}").json["previous_credentials_until"] is None
+    assert [accepted(api, app_id, t) for t in "ABC"] == [401, 401, 200]
