@@ -337,3 +337,53 @@ def test_a_rotation_without_grace_ends_an_earlier_grace_period(api):
     rotate(api, app_id, "C", 0)
     assert api("GET", f"/api/v1/apps/{app_id}").json["previous_credentials_until"] is None
     assert [accepted(api, app_id, t) for t in "ABC"] == [401, 401, 200]
+
+
+# --- finding 12: a conversation is read a page at a time ------------------------------------
+
+def conversation_of(api, count, text=lambda n: f"message {n}"):
+    """An App, Contact ada and ``count`` messages from her routed to Doorkeeper: the
+    conversation's id."""
+    app_id = api("POST", "/api/v1/apps", json={"name": "chat", "adapter": "fake",
+                                               "credentials": {"token": "t"}}).json["id"]
+    api("POST", "/api/v1/contacts", json={"name": "Ada", "channels": [
+        {"app_id": app_id, "sender_id": "ada"}]})
+    for number in range(count):
+        answer = api.client.post(f"/api/v1/webhooks/{app_id}", headers={"X-Fake-Token": "t"},
+                                 data=delivery({"sender": "ada", "id": f"m{number}",
+                                                "text": text(number)}))
+        assert answer.json["messages"] == [{"outcome": "routed", "handler": "doorkeeper"}]
+    [event] = api("GET", "/api/v1/events?limit=1").json["items"]
+    return int(event["messages"][0]["handler_ref"])
+
+
+def test_a_conversation_is_read_oldest_first_a_page_at_a_time(api):
+    conversation_id = conversation_of(api, 57)
+    agent = bearer(api.app, "agent")
+    path = f"/api/v1/conversations/{conversation_id}"
+    first = api.client.get(path, headers=agent).json
+    assert len(first["messages"]) == 50  # the default limit
+    assert first["sessions"] and first["contact_id"]
+    texts, cursor, pages = [], None, 0
+    while True:
+        answer = api.client.get(path, headers=agent, query_string={
+            "limit": 20, **({"cursor": cursor} if cursor else {})})
+        assert answer.status_code == 200
+        texts += [entry["message"]["text"] for entry in answer.json["messages"]]
+        cursor, pages = answer.json["next_cursor"], pages + 1
+        if cursor is None:
+            break
+    assert pages == 3 and texts == [f"message {n}" for n in range(57)]
+    for bad, field in (({"limit": 201}, "limit"), ({"limit": 0}, "limit"),
+                       ({"cursor": "not-ours"}, "cursor"), ({"cursor": "aWQ6wrI"}, "cursor")):
+        refused = api.client.get(path, headers=agent, query_string=bad)
+        assert refused.status_code == 422, bad
+        assert field in str(refused.json["error"]["details"])
+
+
+def test_a_page_of_a_conversation_holds_at_most_limit_messages(api):
+    conversation_id = conversation_of(api, 20, text=lambda n: f"{n:02d}" + "x" * 100_000)
+    answer = api.client.get(f"/api/v1/conversations/{conversation_id}?limit=3",
+                            headers=bearer(api.app, "agent"))
+    assert len(answer.json["messages"]) == 3
+    assert 300_000 < len(answer.data) < 320_000  # three messages, not twenty (2 MB)
