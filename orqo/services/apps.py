@@ -128,9 +128,9 @@ def update_app_record(app_id: str, changes: dict) -> App:
         except ValidationError as exc:
             db.session.rollback()
             raise ApiError(422, "validation_error", "The App is not valid.", exc.messages) from None
-        require_credentials_for_new_destination(adapter, app_record, config, given)
+        moved = require_credentials_for_new_destination(adapter, app_record, config, given)
         app_record.credentials, app_record.config = credentials, config
-        if "credentials" in changes:
+        if "credentials" in changes or moved:
             end_grace_period(app_record)
     db.session.commit()
     return app_record
@@ -147,12 +147,13 @@ def installed_adapter(app_record: App):
 
 
 def require_credentials_for_new_destination(adapter, app_record: App, config: dict,
-                                            given: dict) -> None:
-    """422 unless ``given`` holds every credential of the App, when ``config`` sends the
-    App's credentials somewhere else than its stored config does (issue 15, finding 4)."""
+                                            given: dict) -> bool:
+    """Whether ``config`` sends the App's credentials somewhere else than its stored config
+    does; then 422 unless ``given`` holds every credential of the App again (issue 15,
+    finding 4)."""
     if adapter.credentials_destination(config) == adapter.credentials_destination(
             app_record.config or {}):
-        return
+        return False
     missing = sorted(set(app_record.credentials or {}) - set(given))
     if missing:
         db.session.rollback()
@@ -160,6 +161,7 @@ def require_credentials_for_new_destination(adapter, app_record: App, config: di
             "This config changes where the App's credentials are sent, so the stored ones are "
             "not carried over: give every credential again in the same request (missing: "
             + ", ".join(missing) + ")."]})
+    return True
 
 
 def end_grace_period(app_record: App) -> None:
