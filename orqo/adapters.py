@@ -26,6 +26,8 @@ import re
 
 from marshmallow import Schema
 from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
 
 from orqo.bodies import InvalidJson
 from orqo.bodies import decode_json
@@ -35,6 +37,40 @@ from orqo.stages import StageRequest
 from orqo.stages import Verdict
 
 PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+#: The shortest HMAC signing secret an App may hold, in bytes of UTF-8. A short secret can be
+#: found by brute force from one signed delivery; platforms hand out 32 characters or more.
+MIN_HMAC_SECRET_BYTES = 16
+
+
+class HmacSecretLength(validate.Validator):
+    """Refuse an HMAC signing secret shorter than :data:`MIN_HMAC_SECRET_BYTES` bytes (UTF-8).
+
+    The message never quotes the secret or its length.
+    """
+
+    error = (f"An HMAC signing secret must be at least {MIN_HMAC_SECRET_BYTES} bytes long: a "
+             "shorter one can be guessed from a single signed delivery. Use the secret the "
+             "platform generated, or a random one (for example `openssl rand -hex 32`).")
+
+    def __call__(self, value: str) -> str:
+        if len(value.encode("utf-8", "surrogatepass")) < MIN_HMAC_SECRET_BYTES:
+            raise ValidationError(self.error)
+        return value
+
+
+def hmac_secret(*validators, **field_options) -> fields.String:
+    """A credentials-schema field for an HMAC signing secret: a string of at least
+    :data:`MIN_HMAC_SECRET_BYTES` bytes, plus any further ``validators`` of the adapter's
+    own. ``required`` defaults to true; other ``field_options`` go to the field. Every
+    adapter that signs with HMAC declares its secret with this, so the rule is the same
+    everywhere::
+
+        class Credentials(Schema):
+            signing_secret = hmac_secret()
+    """
+    field_options.setdefault("required", True)
+    return fields.String(validate=[HmacSecretLength(), *validators], **field_options)
 
 
 def load_json(body: bytes | str, what: str = "the body"):
@@ -92,6 +128,20 @@ class Adapter(abc.ABC):
         Raise :class:`orqo.errors.MalformedDelivery` when the body is not what the platform
         sends (not JSON, a required field missing).
         """
+
+    @classmethod
+    def credentials_destination(cls, config: dict) -> str | None:
+        """Where this App's credentials are sent, given its (validated) ``config``.
+
+        orqo compares the answer for an App's old and new config when the App is changed: when
+        it differs, the change must give every credential again, so that a changed setting
+        can never carry the stored secrets to a new host (issue 15, finding 4). Return a
+        string that names the destination (for an adapter that forwards deliveries to a URL
+        of its config, the origin ``scheme://host:port`` of that URL), or ``None`` when the
+        credentials only ever go to the platform itself and no setting changes that (the
+        default).
+        """
+        return None
 
     @classmethod
     def validate_settings(cls, credentials: dict, config: dict) -> tuple[dict, dict]:

@@ -10,6 +10,7 @@ import logging
 from flask import jsonify
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -77,6 +78,23 @@ def error_response(status: int, code: str, message: str, details=None, headers=N
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def concurrent_change(exc: IntegrityError):
+    """The API's answer to a write that a database constraint refused: 409 ``conflict``.
+
+    The checks before a write found the constraint satisfied, and a request that committed in
+    between broke it (two creates of one thing at once). The services answer their own races
+    with the same 409 their checks give; this is the backstop for any other. The database's
+    message holds the statement's parameters, so it is neither logged nor sent.
+    """
+    from orqo.extensions import db
+
+    db.session.rollback()
+    logger.warning("a write was refused by a database constraint (%s); answered 409",
+                   type(getattr(exc, "orig", None) or exc).__name__)
+    return error_response(409, "conflict", "The request conflicts with a change another "
+                          "request made at the same time; read the resource again and retry.")
 
 
 def database_unavailable(retry_after: int):

@@ -46,14 +46,14 @@ def test_metrics_count_deliveries_messages_and_queues(fake):
 def test_metrics_add_up_across_gunicorn_workers(make_server):
     server = make_server(workers=3)
     app = server.cli_json("apps", "create", "--name", "m", "--adapter", "custom",
-                          "--credential", "signing_secret=s")
+                          "--credential", "signing_secret=metrics-signing-secret")
     server.cli_json("contacts", "create", "--name", "Ada", "--channel", f"{app['id']}=ada")
     session = requests.Session()
     for i in range(30):
         body = json.dumps({"id": f"m{i}", "sender": "ada", "text": "hi"}).encode()
         # A new connection per request spreads the requests over the workers.
         response = requests.post(server.url + app["webhook_path"], data=body,
-                                 headers={**hmac_headers("s", body), "Connection": "close"},
+                                 headers={**hmac_headers("metrics-signing-secret", body), "Connection": "close"},
                                  timeout=10)
         assert response.status_code == 200
     scrapes = {sample(session.get(server.url + "/metrics", timeout=10,

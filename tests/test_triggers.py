@@ -34,7 +34,7 @@ def test_token_url_starts_a_run_with_the_body_as_input(wf):
     assert response.json == {"workflow_run_id": response.json["workflow_run_id"],
                              "status": "started"}
     run = wf.client.get(f"/api/v1/runs/{response.json['workflow_run_id']}",
-                        headers=wf.trigger_auth).json
+                        headers=wf.agent_auth).json
     assert run["input"] == {"event": "push", "branch": "main"}
     assert run["trigger_kind"] == "webhook" and run["status"] == "queued"
 

@@ -13,7 +13,8 @@ def test_triggers_on_a_real_server(make_server):
     trigger = server.cli_json("triggers", "create", str(workflow["id"]))
     hook = server.url + trigger["url_path"]
     token = trigger["url_path"].rsplit("/", 1)[1]
-    api_token = server.cli_json("tokens", "create", "--name", "ci", "--scope", "trigger")["token"]
+    api_token = server.cli_json("tokens", "create", "--name", "ci", "--scope", "trigger",
+                                "--scope", "agent")["token"]  # agent: reads the token URL's run
     auth = {"Authorization": f"Bearer {api_token}"}
 
     started = requests.post(hook, json={"event": "push", "branch": "main"}, timeout=10)
@@ -54,7 +55,7 @@ def test_triggers_on_a_real_server(make_server):
 def test_app_with_doorkeeper_off_starts_a_run_on_a_real_server(make_server):
     server = make_server()
     app = server.cli_json("apps", "create", "--name", "alerts", "--adapter", "custom",
-                          "--credential", "signing_secret=s", "--no-route-to-doorkeeper")
+                          "--credential", "signing_secret=trigger-signing-secret", "--no-route-to-doorkeeper")
     assert app["route_to_doorkeeper"] is False
     server.cli_json("contacts", "create", "--name", "Pager", "--channel", f"{app['id']}=pager")
     workflow = server.cli_json("workflows", "create", "--name", "incident")
@@ -62,7 +63,7 @@ def test_app_with_doorkeeper_off_starts_a_run_on_a_real_server(make_server):
                     "--filter", json.dumps({"text_pattern": "^ALERT"}))
     body = json.dumps({"id": "a1", "sender": "pager", "text": "ALERT disk full"}).encode()
     response = requests.post(server.url + app["webhook_path"], data=body,
-                             headers=hmac_headers("s", body), timeout=10)
+                             headers=hmac_headers("trigger-signing-secret", body), timeout=10)
     assert response.json()["messages"] == [{"outcome": "routed", "handler": "app_event"}]
     [run] = server.cli_json("runs", "list")
     assert run["trigger_kind"] == "app_event" and run["input"]["text"] == "ALERT disk full"

@@ -10,12 +10,19 @@
 from __future__ import annotations
 
 import flask_smorest
+from flask import request
 from flask_smorest import Api
 from marshmallow import Schema
 from marshmallow import fields
+from sqlalchemy.exc import IntegrityError
 
 from orqo import __version__
 from orqo.bodies import OrqoParser
+from orqo.errors import concurrent_change
+
+#: Headers on an answer that shows a secret once (a new API token, a new token URL): no cache
+#: on the way (a proxy, the client's disk) may keep a copy of it.
+SHOWN_ONCE = {"Cache-Control": "no-store"}
 
 
 class ErrorDetail(Schema):
@@ -50,6 +57,19 @@ class Blueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = OrqoParser()
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only on the API: a webhook refused by a constraint stays a 5xx the platform retries.
+        self.register_error_handler(IntegrityError, concurrent_change)
+
+
+def no_sniff(response):
+    """Every answer under ``/api/`` says ``X-Content-Type-Options: nosniff``: a browser must
+    take a JSON answer (which may echo a caller's text) as JSON, never sniff it as HTML."""
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
 
 def init_app(app):
     """Configure the OpenAPI document and register the API blueprints."""
@@ -63,6 +83,7 @@ def init_app(app):
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.after_request(no_sniff)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
     from orqo.api.admin import BLUEPRINTS

@@ -1,12 +1,14 @@
-"""Cursor pagination, newest first: ``?limit=N&cursor=C`` answers ``{"items", "next_cursor"}``.
+"""Cursor pagination: ``?limit=N&cursor=C`` answers ``{"items", "next_cursor"}``.
 
-The cursor is the opaque form of the last id returned; the next page holds the rows with
-smaller ids, so rows added meanwhile never shift a page.
+Lists run newest first; a conversation's entries run oldest first. The cursor is the opaque
+form of the last id returned; the next page holds the rows past it (smaller ids newest first,
+larger oldest first), so rows added meanwhile never shift a page.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from marshmallow import Schema
 from marshmallow import fields
@@ -14,6 +16,10 @@ from marshmallow import validate
 
 from orqo.errors import ApiError
 from orqo.extensions import db
+
+# ASCII digits that fit a 64-bit id: str.isdigit() would take "²", which int() refuses.
+CURSOR_ID = re.compile(r"[0-9]{1,19}\Z")
+MAX_ID = 2 ** 63 - 1
 
 
 class PageArgs(Schema):
@@ -33,7 +39,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind != "id" or not value.isdigit():
+        if kind != "id" or not CURSOR_ID.match(value) or int(value) > MAX_ID:
             raise ValueError(text)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -41,12 +47,16 @@ def decode_cursor(cursor: str) -> int:
                        {"cursor": ["Not a cursor from a previous page."]}) from None
 
 
-def page(query, id_column, args: dict, describe) -> dict:
-    """One page of ``query`` (newest first by ``id_column``), each row through ``describe``."""
+def page(query, id_column, args: dict, describe, oldest_first: bool = False) -> dict:
+    """One page of ``query`` ordered by ``id_column`` (newest first, or ``oldest_first``),
+    each row through ``describe`` (called with the row's entities, so a query of two entities,
+    such as an entry and its message, gives ``describe(entry, message)``)."""
     if args.get("cursor"):
-        query = query.where(id_column < decode_cursor(args["cursor"]))
-    rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(args["limit"] + 1)))
+        after = decode_cursor(args["cursor"])
+        query = query.where(id_column > after if oldest_first else id_column < after)
+    order = id_column.asc() if oldest_first else id_column.desc()
+    rows = db.session.execute(query.order_by(order).limit(args["limit"] + 1)).all()
     more = len(rows) > args["limit"]
     rows = rows[:args["limit"]]
-    return {"items": [describe(row) for row in rows],
-            "next_cursor": encode_cursor(rows[-1].id) if more and rows else None}
+    return {"items": [describe(*row) for row in rows],
+            "next_cursor": encode_cursor(rows[-1][0].id) if more and rows else None}

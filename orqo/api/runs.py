@@ -1,6 +1,8 @@
 """Workflow runs: reading one, and the executor's work queue (claim with a lease, report)."""
 from __future__ import annotations
 
+from flask import g
+
 from orqo.api import Blueprint
 from orqo.api.auth import require_scope
 from orqo.api.schemas import ClaimIn
@@ -17,8 +19,9 @@ bp = Blueprint("runs", __name__, url_prefix="/api/v1/runs",
 @require_scope(bp, "trigger", "agent")
 @bp.response(200, RunOut)
 def get_run(run_id):
-    """A run: how it was triggered, its input, status and times."""
-    return workflows.describe_run(workflows.find_run(run_id))
+    """A run: how it was triggered, its input, status and times. A ``trigger`` token reads
+    only the runs it started (any other id is 404)."""
+    return workflows.describe_run(workflows.find_run_for_token(run_id, g.api_token))
 
 
 @bp.route("/claims", methods=["POST"])

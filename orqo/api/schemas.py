@@ -120,7 +120,10 @@ class ConversationOut(Schema):
     chat_id = fields.String()
     thread_id = fields.String(allow_none=True)
     sessions = fields.List(fields.Nested(SessionOut))
-    messages = fields.List(fields.Nested(EntryOut))
+    messages = fields.List(fields.Nested(EntryOut), metadata={
+        "description": "One page of the conversation's entries, oldest first."})
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "Pass as cursor for the next page; null on the last page."})
 
 
 class TriggerIn(StrictSchema):

@@ -19,6 +19,7 @@ from orqo.models import utcnow
 from orqo.services import idempotency
 from orqo.services import rate_limits
 from orqo.services.triggers import trigger_for_token
+from orqo.services.workflows import API_TRIGGER
 from orqo.services.workflows import start_run
 
 bp = Blueprint("triggers", __name__, url_prefix="/api/v1",
@@ -99,5 +100,5 @@ def api_trigger():
     if workflow is None:
         raise ApiError(404, "not_found", f"No workflow has the id {data['workflow_id']}.")
     run_input = data["input"] if data["input"] is not None else data["task"]
-    return start_idempotent(f"token:{g.api_token.id}", workflow, "api", str(g.api_token.id),
+    return start_idempotent(f"token:{g.api_token.id}", workflow, API_TRIGGER, str(g.api_token.id),
                             run_input, data["metadata"])

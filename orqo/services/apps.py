@@ -78,25 +78,26 @@ def rotate_credentials(app_id: str, credentials: dict, keep_previous_for: float)
 
     :param credentials: the new values (keys not given keep their value).
     :param keep_previous_for: seconds during which deliveries signed with the old credentials
-        are still accepted (0 ends the old credentials at once).
+        are still accepted (0 ends the old credentials at once, and any earlier grace period
+        with them).
     """
     app_record = find_app_record(app_id)
     if keep_previous_for < 0 or keep_previous_for > 30 * 86400:
         raise ApiError(422, "validation_error", "The grace period is not valid.",
                        {"keep_previous_for": ["Must be between 0 and 2592000 seconds."]})
-    adapter = current_app.extensions["orqo"].adapters.get(app_record.adapter)
-    if adapter is None:
-        raise ApiError(422, "validation_error", "The App's adapter is not installed.",
-                       {"adapter": [f"{app_record.adapter!r} is not installed."]})
+    adapter = installed_adapter(app_record)
     merged = {**(app_record.credentials or {}), **credentials}
     try:
         merged, _config = adapter.validate_settings(merged, app_record.config or {})
     except ValidationError as exc:
         raise ApiError(422, "validation_error", "The credentials are not valid.",
                        exc.messages) from None
-    app_record.previous_credentials = app_record.credentials if keep_previous_for else None
-    app_record.previous_credentials_until = (
-        utcnow() + timedelta(seconds=keep_previous_for) if keep_previous_for else None)
+    # A rotation replaces any earlier grace period: the credentials before the current ones
+    # stop now, and with keep_previous_for 0 so do the current ones.
+    end_grace_period(app_record)
+    if keep_previous_for:
+        app_record.previous_credentials = app_record.credentials
+        app_record.previous_credentials_until = utcnow() + timedelta(seconds=keep_previous_for)
     app_record.credentials = merged
     db.session.commit()
     return app_record
@@ -106,6 +107,11 @@ def update_app_record(app_id: str, changes: dict) -> App:
     """Change an App's name, credentials (given keys replaced), config or Doorkeeper setting.
 
     The result is validated by the adapter's schemas exactly as when it was created (422).
+    New credentials end a rotation's grace period: the previous credentials stop at once.
+    A config that changes where the credentials are sent (the adapter's
+    :meth:`~orqo.adapters.Adapter.credentials_destination`) must come with every credential
+    given again (else 422), so that a changed setting never carries stored secrets to a new
+    host.
     """
     app_record = find_app_record(app_id)
     if "name" in changes:
@@ -113,20 +119,55 @@ def update_app_record(app_id: str, changes: dict) -> App:
     if "route_to_doorkeeper" in changes:
         app_record.route_to_doorkeeper = changes["route_to_doorkeeper"]
     if "credentials" in changes or "config" in changes:
-        adapter = current_app.extensions["orqo"].adapters.get(app_record.adapter)
-        if adapter is None:
-            raise ApiError(422, "validation_error", "The App's adapter is not installed.",
-                           {"adapter": [f"{app_record.adapter!r} is not installed."]})
-        credentials = {**(app_record.credentials or {}), **changes.get("credentials", {})}
+        adapter = installed_adapter(app_record)
+        given = changes.get("credentials", {})
+        credentials = {**(app_record.credentials or {}), **given}
         try:
             credentials, config = adapter.validate_settings(
                 credentials, changes.get("config", app_record.config or {}))
         except ValidationError as exc:
             db.session.rollback()
             raise ApiError(422, "validation_error", "The App is not valid.", exc.messages) from None
+        moved = require_credentials_for_new_destination(adapter, app_record, config, given)
         app_record.credentials, app_record.config = credentials, config
+        if "credentials" in changes or moved:
+            end_grace_period(app_record)
     db.session.commit()
     return app_record
+
+
+def installed_adapter(app_record: App):
+    """The adapter class of the App's platform; 422 when it is not installed."""
+    adapter = current_app.extensions["orqo"].adapters.get(app_record.adapter)
+    if adapter is None:
+        db.session.rollback()
+        raise ApiError(422, "validation_error", "The App's adapter is not installed.",
+                       {"adapter": [f"{app_record.adapter!r} is not installed."]})
+    return adapter
+
+
+def require_credentials_for_new_destination(adapter, app_record: App, config: dict,
+                                            given: dict) -> bool:
+    """Whether ``config`` sends the App's credentials somewhere else than its stored config
+    does; then 422 unless ``given`` holds every credential of the App again (issue 15,
+    finding 4)."""
+    if adapter.credentials_destination(config) == adapter.credentials_destination(
+            app_record.config or {}):
+        return False
+    missing = sorted(set(app_record.credentials or {}) - set(given))
+    if missing:
+        db.session.rollback()
+        raise ApiError(422, "validation_error", "The App is not valid.", {"credentials": [
+            "This config changes where the App's credentials are sent, so the stored ones are "
+            "not carried over: give every credential again in the same request (missing: "
+            + ", ".join(missing) + ")."]})
+    return True
+
+
+def end_grace_period(app_record: App) -> None:
+    """Drop the credentials a rotation kept valid: only the current ones are accepted now."""
+    app_record.previous_credentials = None
+    app_record.previous_credentials_until = None
 
 
 def delete_app_record(app_id: str) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from orqo.errors import ApiError
 from orqo.extensions import db
@@ -15,38 +16,62 @@ def create_contact(name: str, channels: dict[str, str]) -> Contact:
     """Save a Contact with one Channel per App (``{app_id: sender_id}``).
 
     422 when a name is missing, an App does not exist or a sender id is empty; 409 when a
-    sender id already belongs to another Contact on that App.
+    sender id already belongs to another Contact on that App, also when another request took
+    it at the same moment (never a 5xx).
     """
     errors = {}
     if not name or not name.strip() or len(name) > 200:
         errors["name"] = ["A name of 1 to 200 characters is required."]
-    known = set(db.session.scalars(select(App.id).where(App.id.in_(list(channels)))))
-    for app_id, sender_id in channels.items():
-        if app_id not in known:
-            errors.setdefault("channels", []).append(f"No App has the id {app_id!r}.")
-        elif not sender_id or len(sender_id) > 512:
-            errors.setdefault("channels", []).append(f"The sender id for App {app_id!r} "
-                                                     "must be 1 to 512 characters.")
+    errors.update(_channel_errors(channels, check_sender_ids=True))
     if errors:
         raise ApiError(422, "validation_error", "The Contact is not valid.", errors)
-    taken = [
-        channel
-        for app_id, sender_id in channels.items()
-        for channel in db.session.scalars(
-            select(ContactChannel).filter_by(app_id=app_id, sender_id=sender_id)
-        )
-    ]
-    if taken:
-        clashes = [f"{c.sender_id!r} on App {c.app_id!r} is Contact {c.contact_id}" for c in taken]
-        raise ApiError(409, "conflict", "A sender id already belongs to another Contact.",
-                       {"channels": clashes})
+    _refuse_taken(channels)
     contact = Contact(name=name.strip())
     contact.channels = [
         ContactChannel(app_id=app_id, sender_id=sender_id) for app_id, sender_id in channels.items()
     ]
     db.session.add(contact)
-    db.session.commit()
+    _commit_channels(channels)
     return contact
+
+
+def _channel_errors(channels: dict[str, str], check_sender_ids: bool) -> dict:
+    """``{"channels": [...]}`` naming Apps that do not exist (and bad sender ids), or ``{}``."""
+    known = set(db.session.scalars(select(App.id).where(App.id.in_(list(channels)))))
+    problems = []
+    for app_id, sender_id in channels.items():
+        if app_id not in known:
+            problems.append(f"No App has the id {app_id!r}.")
+        elif check_sender_ids and (not sender_id or len(sender_id) > 512):
+            problems.append(f"The sender id for App {app_id!r} must be 1 to 512 characters.")
+    return {"channels": problems} if problems else {}
+
+
+def _refuse_taken(channels: dict[str, str], contact_id: int | None = None) -> None:
+    """409 when a sender id of ``channels`` belongs to a Contact other than ``contact_id``."""
+    taken = [c for app_id, sender_id in channels.items() for c in db.session.scalars(
+        select(ContactChannel).filter_by(app_id=app_id, sender_id=sender_id))
+        if c.contact_id != contact_id]
+    if taken:
+        raise ApiError(409, "conflict", "A sender id already belongs to another Contact.",
+                       {"channels": [f"{c.sender_id!r} on App {c.app_id!r} is Contact "
+                                     f"{c.contact_id}" for c in taken]})
+
+
+def _commit_channels(channels: dict[str, str], contact_id: int | None = None) -> None:
+    """Commit a Contact's Channels. When a concurrent request took a sender id (or deleted an
+    App) between the checks and this commit, the database refuses the row: answer exactly
+    what the checks would answer now (409, or 422 for an App that is gone), not a 500."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        errors = _channel_errors(channels, check_sender_ids=False)
+        if errors:
+            raise ApiError(422, "validation_error", "The Contact is not valid.", errors) from None
+        _refuse_taken(channels, contact_id)
+        raise ApiError(409, "conflict", "The Contact was changed by another request at the "
+                       "same time; read it again and retry.") from None
 
 
 def describe_contact(contact: Contact) -> dict:
@@ -89,22 +114,14 @@ def update_contact(contact_id: int, changes: dict) -> Contact:
         contact.name = changes["name"].strip()
     if "channels" in changes:
         channels = changes["channels"]
-        known = set(db.session.scalars(select(App.id).where(App.id.in_(list(channels)))))
-        unknown = [f"No App has the id {app_id!r}." for app_id in channels if app_id not in known]
-        if unknown:
-            raise ApiError(422, "validation_error", "The Contact is not valid.",
-                           {"channels": unknown})
-        taken = [c for app_id, sender_id in channels.items() for c in db.session.scalars(
-            select(ContactChannel).filter_by(app_id=app_id, sender_id=sender_id))
-            if c.contact_id != contact.id]
-        if taken:
-            raise ApiError(409, "conflict", "A sender id already belongs to another Contact.",
-                           {"channels": [f"{c.sender_id!r} on App {c.app_id!r} is Contact "
-                                         f"{c.contact_id}" for c in taken]})
+        errors = _channel_errors(channels, check_sender_ids=False)
+        if errors:
+            raise ApiError(422, "validation_error", "The Contact is not valid.", errors)
+        _refuse_taken(channels, contact.id)
         contact.channels = []
         db.session.flush()
         contact.channels = [ContactChannel(app_id=a, sender_id=s) for a, s in channels.items()]
-    db.session.commit()
+    _commit_channels(changes.get("channels", {}), contact.id)
     return contact
 
 

@@ -23,18 +23,13 @@ def is_session_phrase(text: str) -> bool:
 
 
 def describe_conversation(conversation_id: int) -> dict:
-    """A conversation with its sessions and its messages in order; 404 when unknown."""
+    """A conversation with its sessions, without its entries (read those a page at a time
+    with :func:`entries_query`); 404 when unknown."""
     conversation = db.session.get(Conversation, conversation_id)
     if conversation is None:
         raise ApiError(404, "not_found", f"No conversation has the id {conversation_id}.")
     sessions = db.session.scalars(select(ConversationSession).filter_by(
         conversation_id=conversation_id).order_by(ConversationSession.id)).all()
-    rows = db.session.execute(
-        select(ConversationEntry, MessageRecord)
-        .join(MessageRecord, MessageRecord.id == ConversationEntry.message_id)
-        .where(ConversationEntry.conversation_id == conversation_id)
-        .order_by(ConversationEntry.id)
-    ).all()
     return {
         "id": conversation.id,
         "app_id": conversation.app_id,
@@ -46,8 +41,15 @@ def describe_conversation(conversation_id: int) -> dict:
             "started_at": as_utc(s.started_at).isoformat(),
             "ended_at": as_utc(s.ended_at).isoformat() if s.ended_at else None,
         } for s in sessions],
-        "messages": [describe_entry(entry, record) for entry, record in rows],
     }
+
+
+def entries_query(conversation_id: int):
+    """A conversation's entries with their messages, ``(entry, message)`` rows, for
+    :func:`orqo.api.pagination.page` (ordered by ``ConversationEntry.id``)."""
+    return (select(ConversationEntry, MessageRecord)
+            .join(MessageRecord, MessageRecord.id == ConversationEntry.message_id)
+            .where(ConversationEntry.conversation_id == conversation_id))
 
 
 def describe_entry(entry: ConversationEntry, record: MessageRecord) -> dict:

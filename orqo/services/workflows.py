@@ -6,6 +6,7 @@ from sqlalchemy import update
 
 from orqo.errors import ApiError
 from orqo.extensions import db
+from orqo.models import ApiToken
 from orqo.models import Workflow
 from orqo.models import WorkflowRun
 from orqo.models import as_utc
@@ -70,6 +71,28 @@ def find_run(run_id: int) -> WorkflowRun:
     if run is None:
         raise ApiError(404, "not_found", f"No workflow run has the id {run_id}.")
     return run
+
+
+#: The scopes that read every run; a token with none of them (``trigger`` only) reads only
+#: the runs it started itself.
+SEES_EVERY_RUN = frozenset({"admin", "agent"})
+#: How ``POST /api/v1/trigger`` records who started a run (``trigger_ref`` is the token's id).
+API_TRIGGER = "api"
+
+
+def find_run_for_token(run_id: int, token: ApiToken) -> WorkflowRun:
+    """The run with this id, as ``token`` may read it.
+
+    ``admin`` and ``agent`` tokens read every run. A ``trigger`` token (the kind handed to a
+    CRM) reads only the runs it started through ``POST /api/v1/trigger``: any other run (one
+    started by a Contact's message, a token URL or another token) is the same 404 as an
+    unknown id, so that a trigger token cannot find out which ids exist.
+    """
+    run = db.session.get(WorkflowRun, run_id)
+    if run is not None and (SEES_EVERY_RUN & set(token.scope_list) or (
+            run.trigger_kind == API_TRIGGER and run.trigger_ref == str(token.id))):
+        return run
+    raise ApiError(404, "not_found", f"No workflow run has the id {run_id}.")
 
 
 def list_runs(workflow_id: int | None = None, limit: int = 50) -> list[WorkflowRun]:

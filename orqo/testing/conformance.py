@@ -10,8 +10,8 @@ Subclass :class:`AdapterConformance` in a test module (the class name must start
     class TestEchoConformance(AdapterConformance):
         plugin = orqo_echo
         platform = "echo"
-        credentials = {"secret": "one"}
-        other_credentials = {"secret": "two"}
+        credentials = {"secret": "echo-secret-number-one"}
+        other_credentials = {"secret": "echo-secret-number-two"}
         signature_headers = ("X-Signature-256",)
 
         def delivery(self, sender_id, message_id, text):

@@ -33,6 +33,7 @@ from marshmallow import validates
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import hmac_secret
 from orqo.adapters import load_json
 from orqo.errors import MalformedDelivery
 from orqo.messages import Attachment
@@ -49,11 +50,14 @@ POINTERS = ("sender_pointer", "sender_name_pointer", "text_pointer", "id_pointer
 class CustomCredentials(Schema):
     """The App's secret: the key the sender signs with."""
 
-    signing_secret = fields.String(required=True, validate=validate.Length(min=1))
+    signing_secret = hmac_secret()
 
 
 STANDARD_WEBHOOKS = "standard-webhooks"
 WEBHOOK_ID = re.compile(r"^[^.\s]{1,256}$")
+# ASCII digits only, and few of them: str.isdigit() takes "²" (which int() refuses) and int()
+# of thousands of digits is refused or slow; 15 digits are more seconds than any clock needs.
+UNIX_SECONDS = re.compile(r"[0-9]{1,15}\Z")
 
 
 def standard_webhooks_key(secret: str) -> bytes | None:
@@ -181,8 +185,8 @@ class CustomAdapter(Adapter):
                 return Verdict.reject(f"missing {name} header")
         if not WEBHOOK_ID.match(msg_id):
             return Verdict.reject("webhook-id is not a valid id")
-        if not timestamp.isdigit():
-            return Verdict.reject("webhook-timestamp is not Unix seconds")
+        if not UNIX_SECONDS.match(timestamp):
+            return Verdict.reject("webhook-timestamp is not Unix seconds (1 to 15 ASCII digits)")
         skew = int(timestamp) - request.received_at
         if skew < -request.config["timestamp_tolerance"]:
             return Verdict.reject("webhook-timestamp is too old")

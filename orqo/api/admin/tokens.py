@@ -1,6 +1,7 @@
 """``/api/v1/tokens``: API tokens (their secrets are shown once, at creation)."""
 from __future__ import annotations
 
+from orqo.api import SHOWN_ONCE
 from orqo.api import Blueprint
 from orqo.api.admin_schemas import TokenIn
 from orqo.api.admin_schemas import TokenOut
@@ -25,7 +26,7 @@ def list_tokens():
 def create_token(body):
     """Create a token; ``token`` is in this answer only."""
     token, secret = token_service.issue_token(body["name"], body["scopes"])
-    return {**token_service.describe_token(token), "token": secret}
+    return {**token_service.describe_token(token), "token": secret}, SHOWN_ONCE
 
 
 @bp.route("/<int:token_id>", methods=["DELETE"])

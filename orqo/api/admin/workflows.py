@@ -1,6 +1,7 @@
 """``/api/v1/workflows`` with their token URLs and App Event triggers, and ``/api/v1/runs``."""
 from __future__ import annotations
 
+from orqo.api import SHOWN_ONCE
 from orqo.api import Blueprint
 from orqo.api.admin_schemas import AppEventTriggerIn
 from orqo.api.admin_schemas import AppEventTriggerOut
@@ -81,7 +82,7 @@ def list_triggers(workflow_id):
 def create_trigger(workflow_id):
     """Create a token URL; ``url_path`` is in this answer only."""
     trigger, token = trigger_service.create_webhook_trigger(workflow_id)
-    return trigger_service.describe_webhook_trigger(trigger, token)
+    return trigger_service.describe_webhook_trigger(trigger, token), SHOWN_ONCE
 
 
 @bp.route("/triggers/<int:trigger_id>", methods=["PATCH"])
@@ -101,7 +102,7 @@ def update_trigger(body, trigger_id):
 def rotate_trigger(body, trigger_id):
     """Issue a new token URL; the old one works for ``keep_old_for`` seconds."""
     trigger, token = trigger_service.rotate_trigger(trigger_id, body["keep_old_for"])
-    return trigger_service.describe_webhook_trigger(trigger, token)
+    return trigger_service.describe_webhook_trigger(trigger, token), SHOWN_ONCE
 
 
 @bp.route("/triggers/<int:trigger_id>", methods=["DELETE"])

@@ -83,6 +83,29 @@ def test_bad_headers_are_rejected_with_a_reason(sw, change, reason):
     assert reason in response.json["error"]["message"]
 
 
+@pytest.mark.parametrize("timestamp", [
+    "\u00b2",  # "²": str.isdigit() says yes, int() says no
+    "1" * 400,
+    "1" * 5000,  # past int()'s 4,300-digit limit
+    "\uff11\uff17\uff10\uff10",  # full-width digits, which int() would take
+    "1" * 16,
+    "+1700000000",
+    " 1700000000",
+    "1_700_000_000",
+], ids=["superscript-two", "400-digits", "5000-digits", "full-width", "16-digits", "plus",
+        "space", "underscores"])
+def test_a_timestamp_that_is_not_ascii_unix_seconds_is_a_401_not_a_503(sw, timestamp, caplog):
+    """Issue 15, finding 5: these answered 503 adapter_error with an ERROR log line."""
+    body = event()
+    headers = {**standard_webhooks_headers(SECRET, body, "msg_odd_time"),
+               "webhook-timestamp": timestamp}
+    response = sw.deliver(sw.app_id, body, headers)
+    assert response.status_code == 401, response.json
+    assert response.json["error"]["code"] == "rejected_signature"
+    assert "webhook-timestamp is not Unix seconds" in response.json["error"]["message"]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
 def test_non_utf8_body_is_verified_on_bytes_and_then_refused_as_malformed(sw):
     body = b'{"sender": "acct_77", "text": "\xff\xfe"}'
     response = sw.deliver(sw.app_id, body, standard_webhooks_headers(SECRET, body, "msg_bytes"))
@@ -92,7 +115,7 @@ def test_non_utf8_body_is_verified_on_bytes_and_then_refused_as_malformed(sw):
 def test_a_secret_that_is_not_whsec_is_refused_when_the_app_is_saved(make_app):
     harness = Harness(make_app(plugins=[orqo_custom]))
     with pytest.raises(ApiError) as excinfo:
-        harness.add_app("custom", {"signing_secret": "plain-secret"}, CONFIG)
+        harness.add_app("custom", {"signing_secret": "plain-secret-long-enough-for-hmac"}, CONFIG)
     assert "whsec_" in str(excinfo.value.details)
     with pytest.raises(ApiError):
         harness.add_app("custom", {"signing_secret": "whsec_" + base64.b64encode(b"short").decode()},

@@ -582,7 +582,7 @@ def test_adapters_check_refuses_an_app_that_is_not_remote(make_app, adapter_serv
     import orqo_custom
 
     harness = Harness(make_app(plugins=[orqo_remote, orqo_custom]))
-    app_id = harness.add_app("custom", {"signing_secret": "s3cret"})
+    app_id = harness.add_app("custom", {"signing_secret": "s3cret-long-enough-for-hmac"})
     code, output = check(harness, app_id)
     assert code == 1
     assert output["error"]["code"] == "not_remote"

@@ -48,6 +48,7 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import hmac_secret
 from orqo.adapters import load_json
 from orqo.errors import MalformedDelivery
 from orqo.stages import ChallengeResponse
@@ -80,7 +81,7 @@ NO_WHITESPACE = validate.Regexp(
 class SlackCredentials(Schema):
     """The App's secrets, under ORQO's names."""
 
-    SLACK_SIGNING_SECRET = fields.String(required=True, validate=NO_WHITESPACE)
+    SLACK_SIGNING_SECRET = hmac_secret(NO_WHITESPACE)
     SLACK_BOT_TOKEN = fields.String(validate=NO_WHITESPACE)
 
 

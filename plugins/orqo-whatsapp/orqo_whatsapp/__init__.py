@@ -41,6 +41,7 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import hmac_secret
 from orqo.adapters import load_json
 from orqo.errors import MalformedDelivery
 from orqo.stages import ChallengeResponse
@@ -65,7 +66,7 @@ MAX_CHALLENGE = 1024
 class WhatsAppCredentials(Schema):
     """The App's secrets, under ORQO's names."""
 
-    WHATSAPP_APP_SECRET = fields.String(required=True, validate=validate.Length(min=1))
+    WHATSAPP_APP_SECRET = hmac_secret()
     WHATSAPP_VERIFY_TOKEN = fields.String(required=True, validate=validate.Length(min=1))
     WHATSAPP_ACCESS_TOKEN = fields.String(validate=validate.Length(min=1))
     WHATSAPP_PHONE_NUMBER_ID = fields.String(validate=validate.Regexp(

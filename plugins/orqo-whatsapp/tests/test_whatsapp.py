@@ -96,7 +96,7 @@ def test_app_secret_and_verify_token_are_required(make_app):
     assert set(details["credentials"]) == {"WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
                                            "WHATSAPP_PHONE_NUMBER_ID"}
     assert "route_reactions" in details["config"]
-    app_id = harness.add_app("whatsapp", {"WHATSAPP_APP_SECRET": "s",
+    app_id = harness.add_app("whatsapp", {"WHATSAPP_APP_SECRET": "s" * 16,
                                           "WHATSAPP_VERIFY_TOKEN": "t"})
     assert app_id
 
