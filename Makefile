@@ -30,7 +30,7 @@ run: install
 	@echo ""
 	@echo "orqo is starting on http://$(HOST):$(PORT)  (SQLite in instance/, Ctrl-C to stop)"
 	@echo "Next: create an App and a Contact in another shell (see README.md, 'Worked example'):"
-	@echo "  $(BIN)/orqo apps create --name demo --adapter custom --credential signing_secret=s3cret"
+	@echo "  $(BIN)/orqo apps create --name demo --adapter custom --credential signing_secret=demo-signing-secret-2026"
 	@echo ""
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 

@@ -43,6 +43,7 @@ from orqo.handlers import handlers_in_order
 from orqo.messages import NotAMessage
 from orqo.messages import check_message
 from orqo.messages import clean_json
+from orqo.messages import clean_text
 from orqo.metrics import DELIVERIES
 from orqo.metrics import MESSAGES
 from orqo.metrics import DELIVERY_SECONDS
@@ -280,7 +281,7 @@ def call_hook(caller, **kwargs) -> list:
 def record(pipeline: Pipeline, delivery: dict, started: float, outcome: str, status: int,
            reason: str = "") -> int:
     """Store a delivery that routes nothing, with its outcome; its id."""
-    delivery.update(outcome=outcome, status_code=status, reason=reason,
+    delivery.update(outcome=outcome, status_code=status, reason=clean_text(reason),
                     duration_ms=(time.perf_counter() - started) * 1000)
     delivery_id = pipeline.store.write_delivery(delivery)
     count(DELIVERIES, delivery["app_id"], outcome)
@@ -299,7 +300,8 @@ def refuse(pipeline: Pipeline, delivery: dict, started: float, outcome: str, sta
         record(pipeline, delivery, started, outcome, status, reason)
     else:
         decision = pipeline.rejections.note(delivery["app_id"], delivery["client_address"],
-                                            outcome, status, reason, delivery["received_at"])
+                                            outcome, status, clean_text(reason),
+                                            delivery["received_at"])
         if decision.limited:
             count(DELIVERIES, delivery["app_id"], "rate_limited")
             return error_response(

@@ -312,3 +312,11 @@ def test_a_text_past_40000_characters_is_cut_and_marked(fake):
         stored, extra = db.session.execute(select(MessageRecord.text, MessageRecord.extra)).one()
     assert MAX_TEXT == 40_000 and stored == text[:MAX_TEXT]
     assert extra == {"text_truncated_from": len(text)}
+
+
+def test_a_reason_with_a_character_no_database_stores_is_recorded_cleaned(fake):
+    """An adapter's reason holding U+0000 (PostgreSQL refuses it) was a 422 on PostgreSQL:
+    the fuzz test of signed webhooks found it."""
+    response = fake.deliver(fake.app_id, delivery(reason="nothing\u0000here"), fake.headers)
+    assert response.status_code == 200
+    assert fake.ledger()[0]["reason"] == "nothing\ufffdhere"

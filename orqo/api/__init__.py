@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import flask_smorest
-from flask import request
 from flask_smorest import Api
 from marshmallow import Schema
 from marshmallow import fields
@@ -63,14 +62,6 @@ class Blueprint(flask_smorest.Blueprint):
         self.register_error_handler(IntegrityError, concurrent_change)
 
 
-def no_sniff(response):
-    """Every answer under ``/api/`` says ``X-Content-Type-Options: nosniff``: a browser must
-    take a JSON answer (which may echo a caller's text) as JSON, never sniff it as HTML."""
-    if request.path.startswith("/api/"):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    return response
-
-
 def init_app(app):
     """Configure the OpenAPI document and register the API blueprints."""
     from orqo.api import doorkeeper
@@ -83,7 +74,6 @@ def init_app(app):
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    app.after_request(no_sniff)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
     from orqo.api.admin import BLUEPRINTS
