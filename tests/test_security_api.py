@@ -387,3 +387,28 @@ def test_a_page_of_a_conversation_holds_at_most_limit_messages(api):
                             headers=bearer(api.app, "agent"))
     assert len(answer.json["messages"]) == 3
     assert 300_000 < len(answer.data) < 320_000  # three messages, not twenty (2 MB)
+
+
+def test_parallel_creates_on_real_gunicorn_workers_are_201_or_409(make_server):
+    """The same race between two gunicorn workers (processes, each with its own connection):
+    on PostgreSQL 23 of 100 creates were a 500 with the SQL parameters in the log."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    server = make_server(workers=2)
+    token = server.cli_json("tokens", "create", "--name", "ops", "--scope", "admin")["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    app_id = requests.post(f"{server.url}/api/v1/apps", headers=auth, timeout=10, json={
+        "name": "race", "adapter": "custom",
+        "credentials": {"signing_secret": "race-signing-secret-01"}}).json()["id"]
+    statuses = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for round_number in range(10):
+            body = {"name": "Ada", "channels": [{"app_id": app_id,
+                                                 "sender_id": f"ada-{round_number}"}]}
+            statuses += sorted(pool.map(lambda _: requests.post(
+                f"{server.url}/api/v1/contacts", headers=auth, json=body,
+                timeout=10).status_code, range(4)))
+    assert statuses == [201, 409, 409, 409] * 10
+    assert "IntegrityError" not in server.log() and "ada-" not in server.log()
