@@ -351,12 +351,16 @@ def _is_json(body: bytes) -> bool:
     return True
 
 
+#: The custom App's signing secret (HMAC secrets are at least 16 bytes).
+FUZZ_SECRET = "fuzz-secret-of-16-bytes"
+
+
 @pytest.fixture
 def custom(make_app, database_url):
     """A Harness with a custom-adapter App (HMAC-SHA256 of the body), if the plugin is there."""
     orqo_custom = pytest.importorskip("orqo_custom")
     harness = Harness(make_app(plugins=[orqo_custom], SENDER_RATE_LIMIT=0))
-    harness.app_id = harness.add_app("custom", {"signing_secret": "fuzz-secret-of-16-bytes"})
+    harness.app_id = harness.add_app("custom", {"signing_secret": FUZZ_SECRET})
     harness.add_contact({harness.app_id: "ada"})
     harness.db = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     harness.sign = orqo_custom.sign
@@ -383,7 +387,7 @@ def test_signed_arbitrary_bytes_to_a_real_adapter_are_never_a_5xx(custom, data):
         "sent_at": fields, "attachments": st.lists(attachment, max_size=3) | fields})
     as_json = shaped.map(lambda document: json.dumps(document, ensure_ascii=False).encode())
     body = data.draw(as_json | bodies(values=json_values() | shaped))
-    headers = [("X-Signature-256", custom.sign("fuzz-secret-of-16-bytes", body))] + data.draw(extra_headers)
+    headers = [("X-Signature-256", custom.sign(FUZZ_SECRET, body))] + data.draw(extra_headers)
     response = send(custom.client, f"/api/v1/webhooks/{custom.app_id}", "POST", body, headers,
                     content_type=data.draw(st.sampled_from(CONTENT_TYPES)))
     check(key, response)
@@ -808,7 +812,7 @@ def test_fixed_bug_in_the_custom_adapter_stays_fixed(custom, body):
     """Validly signed bodies the custom adapter failed on with a 503 adapter_error (so the
     sender retried, forever, a delivery that could never succeed): 400 malformed now."""
     response = custom.deliver(custom.app_id, body,
-                              {"X-Signature-256": custom.sign("fuzz-secret-of-16-bytes", body)})
+                              {"X-Signature-256": custom.sign(FUZZ_SECRET, body)})
     check(f"fixed bug custom adapter [{custom.db}]", response)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["error"]["code"] == "malformed"

@@ -103,8 +103,9 @@ def test_upgrading_keeps_every_row_that_refers_to_a_rebuilt_table(make_app):
         "apps": "('app1', 'a', 'fake', '{}', '{}', true, NULL, NULL, :now)",
         "contacts": "(1, 'ada', :now)",
         "contact_channels": "(1, 1, 'app1', 'ada')",
-        "deliveries": "(id, app_id, received_at, method, outcome, reason, status_code, duration_ms, "
-                      "meta) VALUES (1, 'app1', :now, 'POST', 'accepted', '', 200, 1.0, '{}')",
+        "deliveries": "(id, app_id, received_at, method, outcome, reason, status_code, "
+                      "duration_ms, meta) VALUES "
+                      "(1, 'app1', :now, 'POST', 'accepted', '', 200, 1.0, '{}')",
         "messages": "(id, delivery_id, app_id, platform, kind, dedupe_key, platform_message_id, "
                     "sender_id, chat_id, text, sent_at, attachments, extra, outcome, reason, "
                     "created_at) VALUES (1, 1, 'app1', 'fake', 'message', 'k1', 'k1', 'ada', "
@@ -147,8 +148,8 @@ def test_an_id_is_never_handed_out_twice(make_app):
     now = "2026-11-29 10:00:00"
     with app.app_context():
         database.upgrade()
-        db.session.execute(text("INSERT INTO apps VALUES "
-                                "('app1', 'a', 'fake', '{}', '{}', true, NULL, NULL, :now)"), {"now": now})
+        db.session.execute(text("INSERT INTO apps VALUES ('app1', 'a', 'fake', '{}', '{}', "
+                                "true, NULL, NULL, :now)"), {"now": now})
         insert = text("INSERT INTO deliveries (app_id, received_at, method, outcome, reason, "
                       "status_code, duration_ms, meta) VALUES "
                       "('app1', :now, 'POST', 'accepted', '', 200, 1.0, '{}') RETURNING id")
