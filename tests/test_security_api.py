@@ -382,11 +382,11 @@ def test_a_conversation_is_read_oldest_first_a_page_at_a_time(api):
 
 
 def test_a_page_of_a_conversation_holds_at_most_limit_messages(api):
-    conversation_id = conversation_of(api, 20, text=lambda n: f"{n:02d}" + "x" * 100_000)
+    conversation_id = conversation_of(api, 20, text=lambda n: f"{n:02d}" + "x" * 30_000)
     answer = api.client.get(f"/api/v1/conversations/{conversation_id}?limit=3",
                             headers=bearer(api.app, "agent"))
     assert len(answer.json["messages"]) == 3
-    assert 300_000 < len(answer.data) < 320_000  # three messages, not twenty (2 MB)
+    assert 90_000 < len(answer.data) < 100_000  # three messages, not twenty (600 KB)
 
 
 def test_parallel_creates_on_real_gunicorn_workers_are_201_or_409(make_server):

@@ -378,8 +378,8 @@ def start_nginx(tmp_path, server, name, limits) -> Nginx:
 def test_nginx_limits_the_webhook_paths_with_json_answers(make_server, tmp_path):
     server = make_server(workers=1, env={"ORQO_PROXY_COUNT": "1"})
     webhook = "/api/v1/webhooks/NoSuchApp0000000"
-    rate = start_nginx(tmp_path, server, "rate", [("rate=200r/s", "rate=1r/m"),
-                                                  ("burst=1000 nodelay", "burst=2 nodelay")])
+    rate = start_nginx(tmp_path, server, "rate", [("rate=1000r/s", "rate=1r/m"),
+                                                  ("burst=5000 nodelay", "burst=2 nodelay")])
     busy = None
     try:
         proxied = rate.request("GET", "/healthz")
