@@ -238,16 +238,12 @@ class Store:
         if self.postgres:
             yield
             return
-        self._begin()
-        self._local.open = True
-        try:
-            yield
-        except BaseException:
-            self._rollback()
-            raise
-        finally:
-            self._local.open = False
-        self._local.link.dbapi.commit()
+        with self._transaction():
+            self._local.open = True
+            try:
+                yield
+            finally:
+                self._local.open = False
 
     def write(self, writes: Writes) -> Written:
         """Store ``writes`` in one transaction (or in the open :meth:`admission`);
@@ -258,14 +254,8 @@ class Store:
                 return self._write_at_once(writes, params)
             if getattr(self._local, "open", False):
                 return self._write_in_steps(writes, params)
-            self._begin()
-            try:
-                written = self._write_in_steps(writes, params)
-            except BaseException:
-                self._rollback()
-                raise
-            self._local.link.dbapi.commit()
-            return written
+            with self._transaction():
+                return self._write_in_steps(writes, params)
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from None
 
@@ -275,14 +265,9 @@ class Store:
 
     def write_rows(self, statement: Statement, rows: list) -> None:
         """Run ``statement`` once per dict of parameters in ``rows``, in one transaction."""
-        self._begin()
-        try:
+        with self._transaction():
             for params in rows:
                 self.execute(statement, params)
-        except BaseException:
-            self._rollback()
-            raise
-        self._local.link.dbapi.commit()
 
     def _params(self, writes: Writes) -> dict:
         """The statements' parameters, as the driver takes them."""
@@ -355,19 +340,24 @@ class Store:
             run(sql.push, params)
         return written
 
-    def _begin(self) -> None:
-        """``BEGIN`` on this thread's connection (SQLite: ``BEGIN IMMEDIATE`` with the lock)."""
+    @contextmanager
+    def _transaction(self):
+        """``BEGIN`` (SQLite: ``BEGIN IMMEDIATE``, queued on the write lock) ... ``COMMIT`` on
+        this thread's connection; rolled back when the block raises."""
         self.connection()
         if self.postgres:
             self.execute(self.sql.begin, {})
         else:
             self._local.link.dbapi.begin_write()
-
-    def _rollback(self) -> None:
         try:
-            self._local.link.dbapi.rollback()
-        except Exception:  # noqa: BLE001 - a dropped connection has rolled back already
-            pass
+            yield
+        except BaseException:
+            try:
+                self._local.link.dbapi.rollback()
+            except Exception:  # noqa: BLE001 - a dropped connection has rolled back already
+                pass
+            raise
+        self._local.link.dbapi.commit()
 
     # -- the rarer parts of a route (SQLAlchemy Core) ----------------------------------------
 
