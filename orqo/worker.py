@@ -12,8 +12,8 @@ import signal
 import threading
 import time
 
+from orqo import deadlines
 from orqo.extensions import db
-from orqo.services import bounded_http
 from orqo.services import push
 from orqo.services import retention
 
@@ -37,7 +37,7 @@ def run(app, once: bool = False, batch: int = 20) -> int:
             previous[signum] = signal.signal(signum, lambda *_: stopping.set())
     sent, prune_at = 0, time.monotonic()
     try:
-        with bounded_http.make_session() as session, app.app_context():
+        with deadlines.make_session() as session, app.app_context():
             logger.info("worker started; %s", "pushing to the configured agent endpoint"
                         if pushing else "pruning only (AGENT_PUSH_URL is not set)")
             while not stopping.is_set():

@@ -9,7 +9,7 @@ with jitter, honour ``Retry-After``, and end ``dead`` after ``PUSH_MAX_ATTEMPTS`
 ends it at once. Receivers deduplicate on ``webhook-id``, which is the same on every attempt.
 
 A receiver cannot hold a worker: an attempt has ``PUSH_TIMEOUT`` in all (connect, send and
-every read: :mod:`orqo.services.bounded_http`), never runs past its push's lease, and reads at
+every read: :mod:`orqo.deadlines`), never runs past its push's lease, and reads at
 most :data:`ANSWER_KEEP_BYTES` of the answer. However an attempt ends, it is recorded and its
 push rescheduled or ``dead``, never left leased.
 """
@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
+from orqo import deadlines
 from orqo.errors import ApiError
 from orqo.errors import ConfigError
 from orqo.extensions import db
@@ -39,7 +40,6 @@ from orqo.models import PushAttempt
 from orqo.models import PushDelivery
 from orqo.models import as_utc
 from orqo.models import utcnow
-from orqo.services import bounded_http
 from orqo.services.leasing import lease_rows
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def _attempt(session, push_id, payload, config, seconds, started) -> AttemptResu
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": Webhook(config["AGENT_PUSH_SECRET"]).sign(msg_id, now, body),
     }
-    answer = bounded_http.post(session, config["AGENT_PUSH_URL"], data=body.encode("utf-8"),
+    answer = deadlines.post(session, config["AGENT_PUSH_URL"], data=body.encode("utf-8"),
                                headers=headers, connect_timeout=config["PUSH_CONNECT_TIMEOUT"],
                                total_seconds=seconds, keep=ANSWER_KEEP_BYTES)
     elapsed = (time.perf_counter() - started) * 1000
@@ -146,7 +146,7 @@ def _attempt(session, push_id, payload, config, seconds, started) -> AttemptResu
                          gone=status == 410, duration_ms=elapsed)
 
 
-def describe_answer(answer: bounded_http.Answer) -> str:
+def describe_answer(answer: deadlines.Answer) -> str:
     """A failed answer for the attempt's record: its status and the start of its body."""
     excerpt = " ".join(answer.body[:ERROR_EXCERPT_CHARS * 4].decode("utf-8", "replace").split())
     described = f"HTTP {answer.status_code}"
