@@ -1,7 +1,9 @@
 """The base class every platform adapter subclasses.
 
 An adapter handles one platform's channel logic: it checks that a delivery is genuine
-(:meth:`Adapter.verify`) and turns its payload into normalised messages (:meth:`Adapter.parse`).
+(:meth:`Adapter.verify`), turns its payload into normalised messages (:meth:`Adapter.parse`)
+and, when the platform can be answered, sends an agent's message through the platform's API
+(:meth:`Adapter.send`).
 Adapters are stateless: everything an App holds (credentials, config) arrives in the
 :class:`orqo.stages.StageRequest` of every call, so one instance serves every App of its
 platform and the same adapter can run in-process or behind ORQO's HTTP adapter contract.
@@ -33,6 +35,8 @@ from orqo.bodies import InvalidJson
 from orqo.bodies import decode_json
 from orqo.errors import MalformedDelivery
 from orqo.stages import ParseResult
+from orqo.stages import SendRequest
+from orqo.stages import SendResult
 from orqo.stages import StageRequest
 from orqo.stages import Verdict
 
@@ -103,6 +107,8 @@ class Adapter(abc.ABC):
     :cvar error_headers: headers added to orqo's refusals of a delivery to this adapter's Apps
         (rejected signature, malformed body: retrying cannot help), for example Slack's
         ``{"X-Slack-No-Retry": "1"}``. Never added to 503s, which ask for a retry.
+    :cvar send_interval: seconds orqo's worker leaves between two sends to one chat of an App
+        (Slack asks for about one message per second per channel); 0: no pacing.
     """
 
     platform: str = ""
@@ -110,6 +116,7 @@ class Adapter(abc.ABC):
     error_headers: dict = {}
     credentials_schema: type[Schema] = NoSettings
     config_schema: type[Schema] = NoSettings
+    send_interval: float = 0.0
 
     @abc.abstractmethod
     def verify(self, request: StageRequest) -> Verdict:
@@ -128,6 +135,29 @@ class Adapter(abc.ABC):
         Raise :class:`orqo.errors.MalformedDelivery` when the body is not what the platform
         sends (not JSON, a required field missing).
         """
+
+    def send(self, request: SendRequest, http) -> SendResult:
+        """Send one message through the platform's API: the send stage.
+
+        Called by ``orqo worker`` (never on the webhook path), once per attempt, after the
+        ``send_message`` hooks let it through. ``http`` is an :class:`orqo.outbound.Http`:
+        make every call with it (it bounds the attempt's time and reads the answer); a call
+        that gets no answer raises, and orqo retries later.
+
+        Return :meth:`SendResult.sent` with the platform's id of the message;
+        :meth:`SendResult.retry` for a rate limit (with the seconds the platform asked for)
+        or the platform's own trouble; :meth:`SendResult.failed` with the platform's reason
+        when trying again cannot help. Never put a credential in a reason. The default
+        answers ``failed``: an adapter that does not override this cannot send, and orqo's
+        API refuses messages for its Apps (:meth:`can_send`).
+        """
+        return SendResult.failed(f"the {self.platform or 'App'} adapter cannot send messages")
+
+    @classmethod
+    def can_send(cls, config: dict) -> bool:
+        """Whether an App with this (validated) ``config`` can send: by default, whether the
+        adapter implements :meth:`send` (the remote adapter asks its manifest)."""
+        return cls.send is not Adapter.send
 
     @classmethod
     def credentials_destination(cls, config: dict) -> str | None:

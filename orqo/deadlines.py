@@ -20,6 +20,9 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Mapping
 
 import requests
@@ -31,6 +34,8 @@ from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 _CHUNK = 16 * 1024
+#: The longest ``Retry-After`` read as seconds: nine digits (some 31 years).
+RETRY_AFTER_MAX_DIGITS = 9
 _local = threading.local()
 
 
@@ -245,3 +250,22 @@ def _read(response: requests.Response, keep: int) -> tuple[bytes, bool]:
     except (requests.RequestException, Urllib3Error, OSError):
         return b"".join(chunks), True
     return b"".join(chunks), False
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header: ASCII digits (at most nine) or an HTTP date;
+    None when absent or anything else. Never raises: the header is the receiver's to get wrong."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value) if len(value) <= RETRY_AFTER_MAX_DIGITS else None
+    if len(value) > 64:  # an HTTP date is 29 characters
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+        if when.tzinfo is None:  # "-0000": a time in UTC
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None

@@ -8,10 +8,12 @@ specs below. The hooks fall into three phases:
 * per delivery and per message: called on the request path. These must be cheap and must not
   raise; orqo still guards every call and reports a failure with the plugin's name. The App's
   own adapter is called directly for verify and parse (:class:`orqo.adapters.Adapter`); the
-  two stage hooks are how other plugins take part in those stages.
+  two stage hooks are how other plugins take part in those stages;
+* per outbound message: called by ``orqo worker`` before the App's adapter sends
+  (:meth:`orqo.adapters.Adapter.send`), off the request path.
 
 The data a stage receives and returns (``StageRequest``, ``Verdict``, ``ParseResult``,
-``Message``) is defined once in :mod:`orqo.stages` and :mod:`orqo.messages`, as plain data
+``Message``, ``SendRequest``, ``SendResult``) is defined once in :mod:`orqo.stages` and :mod:`orqo.messages`, as plain data
 that can equally travel over HTTP to a remote adapter.
 """
 from __future__ import annotations
@@ -30,6 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover - types only, no import-time cost
     from orqo.handlers import Route
     from orqo.messages import Message
     from orqo.stages import ParseResult
+    from orqo.stages import SendRequest
+    from orqo.stages import SendResult
     from orqo.stages import StageRequest
     from orqo.stages import Verdict
 
@@ -163,4 +167,33 @@ def route_message(app: Flask, message: Message, context: Context) -> Route | Non
     Must not raise. A handler that raises, or answers something orqo cannot store, is logged
     with its plugin's name and skipped; the next handler gets the message. Hook wrappers are
     refused at startup (handlers are called one by one so that one failing is skipped).
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Per outbound message: the send stage, in ``orqo worker``
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def send_message(request: SendRequest, adapter: Adapter) -> SendResult | None:
+    """Veto an outbound message before the App's adapter sends it (an opt-out list, a
+    compliance rule), or only look at it.
+
+    Called through pluggy by ``orqo worker`` once per send attempt of a message an agent
+    queued (``POST /api/v1/messages``), right before :meth:`orqo.adapters.Adapter.send`.
+    Every implementation is called; hook wrappers wrap the call.
+
+    :param request: the message as plain data: the App's credentials and config, the
+        recipient, the text, the chat and the received message it answers
+        (:class:`orqo.stages.SendRequest`).
+    :param adapter: the App's adapter, which will send it.
+
+    Return ``SendResult.failed(reason)`` to stop the message for good (it is recorded
+    ``failed`` with the reason and never sent), ``SendResult.retry(reason, after)`` to hold it
+    back for now, or ``None`` to let it go. The first result that is not ``None`` counts; a
+    ``sent`` result is refused (a plugin cannot claim a message was sent).
+
+    Must not raise. If it raises anyway, the attempt is recorded as a ``retry`` naming this
+    plugin, and the message waits for its next attempt.
     """

@@ -49,6 +49,11 @@ class Message:
         different for every other message of the App.
     :param sent_at: when the platform says it was sent, in Unix seconds.
     :param thread_id: the thread the message belongs to, when the platform has threads.
+    :param reply_to: the ``platform_message_id`` of the message this one answers, when the
+        platform says so (a WhatsApp ``context.id``, a Telegram ``reply_to_message``, the root
+        ``thread_ts`` of a Slack thread reply): a waitbox bound to a message orqo sent is
+        answered first by a message whose ``reply_to`` is that message's reply key
+        (:class:`orqo.stages.SendResult`). ``None`` when the message answers nothing.
     :param sender_name: the sender's display name, when the platform gives it.
     :param kind: one of :data:`MESSAGE_KINDS`.
     :param action_id: for ``action`` messages, which action (button) was used.
@@ -67,6 +72,7 @@ class Message:
     thread_id: str | None = None
     sender_name: str | None = None
     kind: str = "message"
+    reply_to: str | None = None
     action_id: str | None = None
     action_value: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
@@ -181,7 +187,7 @@ def check_message(message: Message) -> Message:
 
     The format: the five ids (``platform``, ``sender_id``, ``chat_id``,
     ``platform_message_id``, ``dedupe_key``) non-empty and at most :data:`MAX_ID` characters,
-    ``thread_id`` too when given; ``text`` a string; ``sent_at`` a finite number; ``kind`` one
+    ``thread_id`` and ``reply_to`` too when given; ``text`` a string; ``sent_at`` a finite number; ``kind`` one
     of :data:`MESSAGE_KINDS`; attachments of a kind in :data:`ATTACHMENT_KINDS` with a
     ``file_id`` of at most :data:`MAX_ID` and a ``url`` of at most :data:`MAX_URL` characters;
     ``extra`` a JSON object. Names, action ids, MIME types and file names are cut to
@@ -221,17 +227,18 @@ def _plainly_fits(message: Message) -> bool:
         if type(value) is not str or not 0 < len(value) <= MAX_ID:
             return False
     text, thread, name = message.text, message.thread_id, message.sender_name
+    reply_to = message.reply_to
     action_id, action_value = message.action_id, message.action_value
     if type(text) is not str or message.kind not in MESSAGE_KINDS:
         return False
-    for value, limit in ((thread, MAX_ID), (name, TRUNCATED["sender_name"]),
+    for value, limit in ((thread, MAX_ID), (reply_to, MAX_ID), (name, TRUNCATED["sender_name"]),
                          (action_id, TRUNCATED["action_id"])):
         if value is not None and (type(value) is not str or not 0 < len(value) <= limit):
             return False
     if action_value is not None and type(action_value) is not str:
         return False
     return not UNSTORABLE_CHARACTERS.search(
-        f"{ids[0]}{ids[1]}{ids[2]}{ids[3]}{ids[4]}{text}{thread or ''}{name or ''}"
+        f"{ids[0]}{ids[1]}{ids[2]}{ids[3]}{ids[4]}{text}{thread or ''}{reply_to or ''}{name or ''}"
         f"{action_id or ''}{action_value or ''}")
 
 
@@ -244,6 +251,9 @@ def _check_fields(message: Message) -> None:
     message.thread_id = _text(message.thread_id, "thread_id", max_length=MAX_ID)
     if message.thread_id == "":
         raise NotAMessage("thread_id: must not be empty (None when there is no thread)")
+    message.reply_to = _text(message.reply_to, "reply_to", max_length=MAX_ID)
+    if message.reply_to == "":
+        raise NotAMessage("reply_to: must not be empty (None when it answers nothing)")
     message.text = _text(message.text, "text", required=False)
     if message.text is None:
         raise NotAMessage("text: missing (an empty string when there is none)")

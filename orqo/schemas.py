@@ -22,7 +22,10 @@ from orqo.messages import MESSAGE_KINDS
 from orqo.messages import Attachment
 from orqo.messages import Message
 from orqo.stages import ChallengeResponse
+from orqo.stages import SEND_STATUSES
 from orqo.stages import ParseResult
+from orqo.stages import SendRequest
+from orqo.stages import SendResult
 from orqo.stages import StageRequest
 from orqo.stages import Verdict
 
@@ -114,6 +117,7 @@ class MessageSchema(Schema):
     thread_id = fields.String(load_default=None, allow_none=True)
     sender_name = fields.String(load_default=None, allow_none=True)
     kind = fields.String(load_default="message", validate=validate.OneOf(MESSAGE_KINDS))
+    reply_to = fields.String(load_default=None, allow_none=True)
     action_id = fields.String(load_default=None, allow_none=True)
     action_value = fields.String(load_default=None, allow_none=True)
     attachments = fields.List(fields.Nested(AttachmentSchema), load_default=list)
@@ -149,3 +153,49 @@ class ParseResultSchema(Schema):
         if data["challenge"] is not None and data["messages"]:
             raise ValidationError("A challenge response carries no messages.", "challenge")
         return ParseResult(**data)
+
+
+class SendRequestSchema(Schema):
+    """:class:`orqo.stages.SendRequest` as plain data (``POST /deliver`` of the contract)."""
+
+    app_id = fields.String(required=True)
+    adapter = fields.String(required=True)
+    credentials = fields.Dict(keys=fields.String(), required=True)
+    config = fields.Dict(keys=fields.String(), required=True)
+    message_id = fields.Integer(required=True, strict=True)
+    recipient = fields.String(required=True)
+    text = fields.String(required=True)
+    chat_id = fields.String(load_default=None, allow_none=True)
+    in_reply_to = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
+    attempt = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1))
+
+    @post_load
+    def _make(self, data, **kwargs):
+        return SendRequest(**data)
+
+
+class SendResultSchema(Schema):
+    """:class:`orqo.stages.SendResult` as plain data (the answer of ``POST /deliver``)."""
+
+    status = fields.String(required=True, validate=validate.OneOf(SEND_STATUSES))
+    platform_message_id = fields.String(load_default=None, allow_none=True,
+                                        validate=validate.Length(min=1, max=512))
+    chat_id = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(min=1, max=512))
+    thread_id = fields.String(load_default=None, allow_none=True,
+                              validate=validate.Length(min=1, max=512))
+    reply_key = fields.String(load_default=None, allow_none=True,
+                              validate=validate.Length(min=1, max=512))
+    retry_after = fields.Float(load_default=None, allow_none=True,
+                               validate=validate.Range(min=0))
+    reason = fields.String(load_default="")
+    meta = fields.Dict(keys=fields.String(), load_default=dict)
+
+    @post_load
+    def _make(self, data, **kwargs):
+        if data["status"] == "sent" and not data["platform_message_id"]:
+            raise ValidationError("A sent message has a platform_message_id.",
+                                  "platform_message_id")
+        if data["status"] == "sent" and not data["reply_key"]:
+            data["reply_key"] = data["platform_message_id"]
+        return SendResult(**data)

@@ -1,4 +1,4 @@
-"""What the verify and parse stages receive and return, as plain data.
+"""What the verify, parse and send stages receive and return, as plain data.
 
 The same shapes serve in-process adapter plugins and (serialised by :mod:`orqo.schemas`)
 remote adapters over HTTP, so they hold only strings, numbers, bytes, lists and dicts.
@@ -125,3 +125,97 @@ class ParseResult:
     challenge: ChallengeResponse | None = None
     reason: str = ""
     meta: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# The send stage: one outbound message through the App's platform
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendRequest:
+    """One outbound message, as the send stage sees it (:meth:`orqo.adapters.Adapter.send`).
+
+    :param app_id: the App the message is sent for.
+    :param adapter: the App's adapter platform name.
+    :param credentials: the App's credentials under the names the adapter declares.
+    :param config: the App's adapter config, validated (``api_base_url`` among it for the
+        first-party adapters).
+    :param message_id: orqo's id of the outbound message: the same on every attempt, so a
+        platform or receiver that takes an idempotency key or an opaque tag gets it.
+    :param recipient: the Contact's sender id on this App (what the adapter's parse stage
+        gives as ``sender_id`` for them: a Slack ``<team>:<user>``, a Telegram user id, a
+        WhatsApp wa_id...).
+    :param text: what to send (at most :data:`orqo.messages.MAX_TEXT` characters; an adapter
+        splits or refuses what its platform will not take).
+    :param chat_id: the chat to send in, as the parse stage gives ``chat_id``; ``None``: to the
+        recipient directly (a DM, a private chat).
+    :param in_reply_to: the received message this one answers, or ``None``: its
+        ``platform_message_id``, ``chat_id``, ``thread_id`` and ``extra``, as the parse stage
+        gave them. Reply in its thread or with its reply context.
+    :param attempt: 1 on the first attempt, then 2, 3...
+    """
+
+    app_id: str
+    adapter: str
+    credentials: dict
+    config: dict
+    message_id: int
+    recipient: str
+    text: str
+    chat_id: str | None = None
+    in_reply_to: dict | None = None
+    attempt: int = 1
+
+
+#: What became of a send: ``sent``; ``retry`` (try again later); ``failed`` (permanently).
+SEND_STATUSES = ("sent", "retry", "failed")
+
+
+@dataclass
+class SendResult:
+    """The send stage's answer. Build it with :meth:`sent`, :meth:`retry` or :meth:`failed`.
+
+    :param status: one of :data:`SEND_STATUSES`.
+    :param platform_message_id: the platform's id of the sent message, in the form the
+        adapter's parse stage gives ``platform_message_id``.
+    :param chat_id: the chat it went to (as the parse stage gives ``chat_id``), when known.
+    :param thread_id: the thread it went to (as the parse stage gives ``thread_id``).
+    :param reply_key: what a received answer to this message carries as its ``reply_to``
+        (:class:`orqo.messages.Message`): a waitbox bound to the message is answered first by
+        a message whose ``reply_to`` equals it. Defaults to ``platform_message_id``.
+    :param retry_after: for ``retry``: seconds the platform asked to wait (``None``: orqo's
+        backoff decides).
+    :param reason: for ``retry`` and ``failed``: what the platform said, never a secret.
+    :param meta: plain JSON details worth keeping with the message (a template used...).
+    """
+
+    status: str
+    platform_message_id: str | None = None
+    chat_id: str | None = None
+    thread_id: str | None = None
+    reply_key: str | None = None
+    retry_after: float | None = None
+    reason: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def sent(cls, platform_message_id: str, *, chat_id: str | None = None,
+             thread_id: str | None = None, reply_key: str | None = None,
+             meta: dict | None = None) -> SendResult:
+        """The platform took the message and named it ``platform_message_id``."""
+        return cls(status="sent", platform_message_id=platform_message_id, chat_id=chat_id,
+                   thread_id=thread_id, reply_key=reply_key or platform_message_id,
+                   meta=meta or {})
+
+    @classmethod
+    def retry(cls, reason: str, after: float | None = None) -> SendResult:
+        """Not sent, and worth trying again: a rate limit (``after`` = the seconds the platform
+        asked for), the platform's own trouble, a timeout."""
+        return cls(status="retry", reason=reason, retry_after=after)
+
+    @classmethod
+    def failed(cls, reason: str) -> SendResult:
+        """Not sent, and trying again cannot help (a blocked bot, an unknown chat, a revoked
+        token, a closed window with no template): ``reason`` is the platform's."""
+        return cls(status="failed", reason=reason)

@@ -31,11 +31,16 @@ LEFT JOIN conversation_sessions s ON s.conversation_id = c.id AND s.ended_at IS 
 WHERE cc.app_id = :app_id AND cc.sender_id = :sender_id
 """
 
-#: The open waitbox the message would answer (the waitbox handler's rule): one bound to its
-#: thread before a thread-less one, the oldest of each.
+#: The open waitbox the message would answer (the waitbox handler's rule): one bound to the
+#: message it replies to (its ``reply_key`` is the message's ``reply_to``) first, then one
+#: bound to its thread before a thread-less one, the oldest of each.
 WAITBOX = {
     "sqlite": """
 LEFT JOIN waitboxes w ON w.id = coalesce(
+    (SELECT b.id FROM waitboxes b
+     WHERE b.app_id = :app_id AND b.contact_id = cc.contact_id AND b.status = 'waiting'
+       AND b.reply_key = :reply_to AND b.expires_at > :now
+     ORDER BY b.created_at, b.id LIMIT 1),
     (SELECT b.id FROM waitboxes b
      WHERE b.app_id = :app_id AND b.contact_id = cc.contact_id AND b.status = 'waiting'
        AND b.thread_id = :thread_id AND b.expires_at > :now
@@ -48,8 +53,11 @@ LEFT JOIN waitboxes w ON w.id = coalesce(
 LEFT JOIN LATERAL (
     SELECT b.id, b.reference FROM waitboxes b
     WHERE b.app_id = :app_id AND b.contact_id = cc.contact_id AND b.status = 'waiting'
-      AND (b.thread_id IS NULL OR b.thread_id = :thread_id) AND b.expires_at > :now
-    ORDER BY b.thread_id IS NULL, b.created_at, b.id LIMIT 1) w ON true""",
+      AND (b.thread_id IS NULL OR b.thread_id = :thread_id
+           OR b.reply_key = CAST(:reply_to AS varchar))
+      AND b.expires_at > :now
+    ORDER BY (b.reply_key = CAST(:reply_to AS varchar)) IS TRUE DESC, b.thread_id IS NULL,
+             b.created_at, b.id LIMIT 1) w ON true""",
 }
 
 # The rows a routed message writes. {delivery_id} and {message_id} are parameters when the
@@ -64,11 +72,12 @@ RETURNING id
 """
 MESSAGE = """
 INSERT INTO messages (delivery_id, app_id, platform, kind, dedupe_key, platform_message_id,
-                      sender_id, sender_name, chat_id, thread_id, text, sent_at, action_id,
-                      action_value, attachments, extra, contact_id, outcome, claimed, reason,
-                      handler, handler_ref, created_at)
+                      sender_id, sender_name, chat_id, thread_id, reply_to, text, sent_at,
+                      action_id, action_value, attachments, extra, contact_id, outcome, claimed,
+                      reason, handler, handler_ref, created_at)
 VALUES ({delivery_id}, :app_id, :platform, :kind, :dedupe_key, :platform_message_id,
-        :sender_id, :sender_name, :chat_id, :thread_id, :text, :sent_at, :action_id,
+        :sender_id, :sender_name, :chat_id, :thread_id, :reply_to, :text, :sent_at,
+        :action_id,
         :action_value, :attachments, :extra, :contact_id, :outcome, :claimed, :reason,
         :handler, :handler_ref, :created_at)
 RETURNING id

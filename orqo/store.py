@@ -223,6 +223,7 @@ class Store:
             "app_id": app_id, "sender_id": message.sender_id, "dedupe_key": message.dedupe_key,
             "since": self.when(now - self.window), "cap": self.sender_limit,
             "now": self.when(now), "thread_id": message.thread_id, "chat_id": message.chat_id,
+            "reply_to": message.reply_to,
             "thread_key": message.thread_id or "",
         }).fetchone()
         if row is None:

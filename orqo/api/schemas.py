@@ -35,6 +35,8 @@ class RoutedMessageOut(Schema):
     sender_name = fields.String(allow_none=True)
     chat_id = fields.String()
     thread_id = fields.String(allow_none=True)
+    reply_to = fields.String(allow_none=True, metadata={
+        "description": "The platform id of the message this one answers, when it says so."})
     text = fields.String()
     action_id = fields.String(allow_none=True)
     action_value = fields.String(allow_none=True)

@@ -6,6 +6,7 @@
 * :mod:`orqo.models.tokens`: API tokens;
 * :mod:`orqo.models.workflows`: workflows, runs, triggers, idempotency keys, rate counters;
 * :mod:`orqo.models.outbox`: pushes to the agent runtime and their attempts;
+* :mod:`orqo.models.sending`: the send queue of the messages agents send through platforms;
 * :mod:`orqo.models.base`: shared column types and time helpers.
 """
 from orqo.models.apps import App
@@ -17,6 +18,7 @@ from orqo.models.base import as_utc
 from orqo.models.base import new_app_id
 from orqo.models.base import utcnow
 from orqo.models.ledger import DELIVERY_OUTCOMES
+from orqo.models.ledger import DIRECTIONS
 from orqo.models.ledger import MESSAGE_OUTCOMES
 from orqo.models.ledger import Delivery
 from orqo.models.ledger import MessageRecord
@@ -28,6 +30,8 @@ from orqo.models.routing import Conversation
 from orqo.models.routing import ConversationEntry
 from orqo.models.routing import ConversationSession
 from orqo.models.routing import Waitbox
+from orqo.models.sending import SEND_STATUSES
+from orqo.models.sending import Send
 from orqo.models.tokens import ApiToken
 from orqo.models.workflows import RUN_STATUSES
 from orqo.models.workflows import AppEventTrigger
@@ -43,5 +47,5 @@ __all__ = [
     "ApiToken", "ConversationSession", "ENTRY_STATUSES", "PushAttempt", "PushDelivery",
     "App", "BigId", "Contact", "ContactChannel", "Conversation", "ConversationEntry",
     "DELIVERY_OUTCOMES", "Delivery", "MESSAGE_OUTCOMES", "MessageRecord", "Rejection",
-    "Revision", "Waitbox", "as_utc", "new_app_id", "utcnow",
+    "Revision", "Waitbox", "as_utc", "DIRECTIONS", "SEND_STATUSES", "Send", "new_app_id", "utcnow",
 ]

@@ -26,7 +26,10 @@ from orqo.models.base import utcnow
 
 DELIVERY_OUTCOMES = ("accepted", "challenge", "rejected_signature", "malformed", "adapter_error",
                      "unsigned")
-MESSAGE_OUTCOMES = ("routed", "no_route", "duplicate", "unknown_sender", "throttled", "ignored")
+MESSAGE_OUTCOMES = ("routed", "no_route", "duplicate", "unknown_sender", "throttled", "ignored",
+                    "outbound")
+#: Which way a message went: received from a platform, or sent by an agent through one.
+DIRECTIONS = ("inbound", "outbound")
 
 
 class Delivery(db.Model):
@@ -52,7 +55,9 @@ class Delivery(db.Model):
 
 
 class MessageRecord(db.Model):
-    """The ledger's record of one normalised message of a delivery, and what became of it.
+    """The ledger's record of one normalised message of a delivery, and what became of it; or
+    of one message an agent sent (``direction`` ``outbound``, no delivery, its sending in
+    :class:`orqo.models.Send`).
 
     ``claimed`` marks the one message of an (App, dedupe key) that was taken for routing
     (``routed`` or ``no_route``): a partial unique index allows one claimed row per key, which
@@ -70,10 +75,12 @@ class MessageRecord(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True, nullable=True
     )
     app_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8), default="inbound",
+                                           server_default="inbound")
     platform: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(16))
     dedupe_key: Mapped[str] = mapped_column(String(512))
@@ -82,6 +89,8 @@ class MessageRecord(db.Model):
     sender_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
     chat_id: Mapped[str] = mapped_column(String(512))
     thread_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    # The platform id of the message this one answers (Message.reply_to).
+    reply_to: Mapped[str | None] = mapped_column(String(512), nullable=True)
     text: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[float] = mapped_column(Float)
     action_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
@@ -97,7 +106,7 @@ class MessageRecord(db.Model):
     handler: Mapped[str | None] = mapped_column(String(64), nullable=True)
     handler_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    delivery: Mapped[Delivery] = relationship(back_populates="messages")
+    delivery: Mapped[Delivery | None] = relationship(back_populates="messages")
 
     @classmethod
     def from_message(cls, message: Message, **fields) -> MessageRecord:
@@ -111,6 +120,7 @@ class MessageRecord(db.Model):
             sender_name=message.sender_name,
             chat_id=message.chat_id,
             thread_id=message.thread_id,
+            reply_to=message.reply_to,
             text=message.text,
             sent_at=message.sent_at,
             action_id=message.action_id,
@@ -131,6 +141,7 @@ class MessageRecord(db.Model):
             dedupe_key=self.dedupe_key,
             sent_at=self.sent_at,
             thread_id=self.thread_id,
+            reply_to=self.reply_to,
             sender_name=self.sender_name,
             kind=self.kind,
             action_id=self.action_id,

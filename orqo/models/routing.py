@@ -40,6 +40,12 @@ class Waitbox(db.Model):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    # The outbound message whose answer this waitbox awaits (POST /api/v1/messages with
+    # await_reply), and, once it is sent, what an answer to it carries as its reply_to.
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    reply_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
 
 class Conversation(db.Model):
@@ -85,8 +91,9 @@ class ConversationSession(db.Model):
 
 
 #: Statuses of a conversation entry in Doorkeeper's work queue. ``control`` entries (the
-#: session phrases) are recorded but never handed to the agent runtime.
-ENTRY_STATUSES = ("queued", "claimed", "acked", "control")
+#: session phrases) and ``outbound`` entries (what an agent sent into the conversation) are
+#: recorded but never handed to the agent runtime.
+ENTRY_STATUSES = ("queued", "claimed", "acked", "control", "outbound")
 
 
 class ConversationEntry(db.Model):

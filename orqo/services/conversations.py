@@ -65,7 +65,7 @@ def describe_entry(entry: ConversationEntry, record: MessageRecord) -> dict:
 
 #: A routed message as the agent runtime reads it (with its ``id`` first).
 ROUTED_FIELDS = ("app_id", "contact_id", "platform", "kind", "sender_id", "sender_name",
-                 "chat_id", "thread_id", "text", "action_id", "action_value", "attachments",
+                 "chat_id", "thread_id", "reply_to", "text", "action_id", "action_value", "attachments",
                  "platform_message_id", "sent_at", "extra")
 
 

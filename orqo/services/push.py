@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
-from email.utils import parsedate_to_datetime
 
 import requests
 from flask import current_app
@@ -33,6 +32,7 @@ from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
 from orqo import deadlines
+from orqo.deadlines import parse_retry_after
 from orqo.errors import ApiError
 from orqo.errors import ConfigError
 from orqo.extensions import db
@@ -55,8 +55,6 @@ RECORD_MARGIN_SECONDS = 5.0
 #: With less of the lease left than this (at most a quarter of the lease), the batch's
 #: remaining pushes are handed back unsent.
 MIN_ATTEMPT_SECONDS = 1.0
-#: The longest ``Retry-After`` read as seconds: nine digits (some 31 years).
-RETRY_AFTER_MAX_DIGITS = 9
 
 
 def check_config(config) -> None:
@@ -84,25 +82,6 @@ class AttemptResult:
     retry_after: float | None = None
     gone: bool = False
     duration_ms: float = 0.0
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: ASCII digits (at most nine) or an HTTP date;
-    None when absent or anything else. Never raises: the header is the receiver's to get wrong."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value) if len(value) <= RETRY_AFTER_MAX_DIGITS else None
-    if len(value) > 64:  # an HTTP date is 29 characters
-        return None
-    try:
-        when = parsedate_to_datetime(value)
-        if when.tzinfo is None:  # "-0000": a time in UTC
-            when = when.replace(tzinfo=timezone.utc)
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError, OverflowError, IndexError):
-        return None
 
 
 def send(session: requests.Session, push_id: int, payload: dict, config,
