@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import abc
 import re
+from urllib.parse import urlsplit
 
 from marshmallow import Schema
 from marshmallow import ValidationError
@@ -75,6 +76,48 @@ def hmac_secret(*validators, **field_options) -> fields.String:
     """
     field_options.setdefault("required", True)
     return fields.String(validate=[HmacSecretLength(), *validators], **field_options)
+
+
+class BaseUrl(validate.Validator):
+    """An ``http(s)://host[:port][/path]`` URL without user, query or fragment."""
+
+    error = ("Must be an http or https URL without a user, query or fragment, such as "
+             "https://api.example.com or http://127.0.0.1:8081 for a local stand-in.")
+
+    def __call__(self, value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:
+            raise ValidationError(self.error) from None
+        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query
+                or parts.fragment or parts.username is not None or parts.password is not None):
+            raise ValidationError(self.error)
+        return value
+
+
+def api_base_url(default: str) -> fields.String:
+    """A config field for the platform API's base URL, ``default`` the real one: tests and
+    staging point it at a local stand-in (adapters strip a trailing slash). Every adapter that
+    sends declares it as ``api_base_url``, so that :meth:`Adapter.credentials_destination`
+    knows where the credentials go."""
+    return fields.String(load_default=default, validate=[validate.Length(max=2000), BaseUrl()])
+
+
+def url_origin(url) -> str | None:
+    """``scheme://host:port`` of ``url`` (lower case, the port explicit), the URL's text when
+    it cannot be parsed, None without a URL."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
+    except ValueError:
+        return url.strip()
+    host = (parts.hostname or "").rstrip(".")
+    if not host or port is None:
+        return url.strip()
+    return f"{parts.scheme.lower()}://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
 def load_json(body: bytes | str, what: str = "the body"):
@@ -169,9 +212,10 @@ class Adapter(abc.ABC):
         string that names the destination (for an adapter that forwards deliveries to a URL
         of its config, the origin ``scheme://host:port`` of that URL), or ``None`` when the
         credentials only ever go to the platform itself and no setting changes that (the
-        default).
+        default). The default: the origin of the config's ``api_base_url`` when it has one
+        (:func:`api_base_url`), else ``None``.
         """
-        return None
+        return url_origin((config or {}).get("api_base_url"))
 
     @classmethod
     def validate_settings(cls, credentials: dict, config: dict) -> tuple[dict, dict]:
