@@ -152,6 +152,9 @@ class Adapter(abc.ABC):
         ``{"X-Slack-No-Retry": "1"}``. Never added to 503s, which ask for a retry.
     :cvar send_interval: seconds orqo's worker leaves between two sends to one chat of an App
         (Slack asks for about one message per second per channel); 0: no pacing.
+    :cvar max_text_length: the longest text the platform takes in one message (WhatsApp's
+        and Telegram's 4,096 characters); ``POST /api/v1/messages`` refuses longer ones with
+        a 422. ``None``: orqo's own limit (:data:`orqo.messages.MAX_TEXT`).
     """
 
     platform: str = ""
@@ -160,6 +163,7 @@ class Adapter(abc.ABC):
     credentials_schema: type[Schema] = NoSettings
     config_schema: type[Schema] = NoSettings
     send_interval: float = 0.0
+    max_text_length: int | None = None
 
     @abc.abstractmethod
     def verify(self, request: StageRequest) -> Verdict:
