@@ -52,6 +52,16 @@ DEFAULTS = {
     "PUSH_TIMEOUT": 10.0,
     # Seconds a worker holds a push it is sending before another worker may take it.
     "PUSH_LEASE_SECONDS": 60.0,
+    # Messages agents send through the platforms (POST /api/v1/messages), sent by `orqo
+    # worker`: attempts before a message is failed; backoff base and cap in seconds (a
+    # platform's own wait, Retry-After or Telegram's retry_after, is honoured up to the cap);
+    # seconds to connect and for a whole attempt; seconds a worker holds a message it sends.
+    "SEND_MAX_ATTEMPTS": 8,
+    "SEND_BACKOFF_BASE": 2.0,
+    "SEND_BACKOFF_MAX": 900.0,
+    "SEND_CONNECT_TIMEOUT": 3.0,
+    "SEND_TIMEOUT": 10.0,
+    "SEND_LEASE_SECONDS": 60.0,
     # Seconds an idle worker waits before looking for due pushes again.
     "WORKER_POLL_SECONDS": 1.0,
     # Retention (orqo/services/retention.py; 0 keeps forever): days the ledger (deliveries,
@@ -195,6 +205,12 @@ RULES = {
     "PUSH_CONNECT_TIMEOUT": SECONDS,
     "PUSH_TIMEOUT": SECONDS,
     "PUSH_LEASE_SECONDS": SECONDS,
+    "SEND_MAX_ATTEMPTS": Rule("integer", minimum=1),
+    "SEND_BACKOFF_BASE": Rule("number", minimum=0),
+    "SEND_BACKOFF_MAX": Rule("number", minimum=0),
+    "SEND_CONNECT_TIMEOUT": SECONDS,
+    "SEND_TIMEOUT": SECONDS,
+    "SEND_LEASE_SECONDS": SECONDS,
     "WORKER_POLL_SECONDS": SECONDS,
     "TRIGGER_RATE_LIMIT": INTEGER_AT_LEAST_0,
     "SENDER_RATE_LIMIT": INTEGER_AT_LEAST_0,

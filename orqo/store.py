@@ -40,18 +40,15 @@ from datetime import datetime
 from datetime import timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_
 from sqlalchemy import event
 from sqlalchemy import insert
-from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 
-from orqo.extensions import dialect_insert
-from orqo.models import Conversation
 from orqo.models import ConversationSession
 from orqo.models import WorkflowRun
+from orqo.services.conversations import open_conversation
 from orqo.statements import Statement
 from orqo.statements import Statements
 
@@ -317,7 +314,7 @@ class Store:
             return written
         conn, now, route_ids = self.connection(), writes.message["created_at"], {}
         if writes.conversation is not None:
-            params["conversation_id"], params["session_id"] = self._open_conversation(
+            params["conversation_id"], params["session_id"] = open_conversation(
                 conn, writes.conversation, now)
             params["handler_ref"] = str(params["conversation_id"])
             route_ids.update(conversation_id=params["conversation_id"],
@@ -361,23 +358,6 @@ class Store:
         self._local.link.dbapi.commit()
 
     # -- the rarer parts of a route (SQLAlchemy Core) ----------------------------------------
-
-    def _open_conversation(self, conn, key: dict, now: datetime) -> tuple[int, int]:
-        """The conversation of ``key`` and its open session, each created when missing."""
-        conversations, sessions = Conversation.__table__, ConversationSession.__table__
-        dialect = self.engine.dialect.name
-        conn.execute(dialect_insert(conversations, dialect).values(**key, created_at=now)
-                     .on_conflict_do_nothing())
-        where = and_(*(conversations.c[name] == value for name, value in key.items()))
-        conversation_id = conn.execute(select(conversations.c.id).where(where)).scalar_one()
-        conn.execute(dialect_insert(sessions, dialect)
-                     .values(conversation_id=conversation_id, started_at=now)
-                     .on_conflict_do_nothing(index_elements=["conversation_id"],
-                                             index_where=sessions.c.ended_at.is_(None)))
-        session_id = conn.execute(select(sessions.c.id).where(
-            sessions.c.conversation_id == conversation_id,
-            sessions.c.ended_at.is_(None))).scalar_one()
-        return conversation_id, session_id
 
     def _next_session(self, conn, conversation_id: int, session_id: int, now: datetime) -> int:
         """End ``session_id`` and open the conversation's next session; its id."""

@@ -1,8 +1,9 @@
-"""``orqo worker``: the process that sends the push outbox (see :mod:`orqo.services.push`) and
+"""``orqo worker``: the process that sends the push outbox (see :mod:`orqo.services.push`),
+sends the messages agents queue through the platforms (see :mod:`orqo.services.sending`) and
 prunes what retention says is old enough (see :mod:`orqo.services.retention`).
 
-Run as many as you like, on any host sharing the database: each push is leased to one worker
-at a time, and concurrent prunings skip each other's rows. SIGTERM or SIGINT lets the current
+Run as many as you like, on any host sharing the database: each push and each message is
+leased to one worker at a time, and concurrent prunings skip each other's rows. SIGTERM or SIGINT lets the current
 batch finish, then the worker exits.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from orqo import deadlines
 from orqo.extensions import db
 from orqo.services import push
 from orqo.services import retention
+from orqo.services import sending
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +26,11 @@ PRUNE_ROUND_SECONDS = 10.0
 
 
 def run(app, once: bool = False, batch: int = 20) -> int:
-    """Send due pushes until stopped (or, with ``once``, until none is due); return the count.
+    """Send due pushes and messages until stopped (or, with ``once``, until none is due);
+    return the count of attempts.
 
     Prunes when it starts and then every ``PRUNE_INTERVAL_SECONDS`` (0: never). Without
-    ``AGENT_PUSH_URL`` it only prunes.
+    ``AGENT_PUSH_URL`` it pushes nothing, and still sends messages and prunes.
     """
     pushing = bool(app.config.get("AGENT_PUSH_URL"))
     stopping = threading.Event()
@@ -38,14 +41,16 @@ def run(app, once: bool = False, batch: int = 20) -> int:
     sent, prune_at = 0, time.monotonic()
     try:
         with deadlines.make_session() as session, app.app_context():
-            logger.info("worker started; %s", "pushing to the configured agent endpoint"
-                        if pushing else "pruning only (AGENT_PUSH_URL is not set)")
+            logger.info("worker started; sending queued messages, %s",
+                        "pushing to the configured agent endpoint" if pushing
+                        else "not pushing (AGENT_PUSH_URL is not set)")
             while not stopping.is_set():
                 prune_at = prune_when_due(app.config, prune_at)
                 if stopping.is_set():
                     break
                 try:
                     count = push.process_due(session, batch) if pushing else 0
+                    count += sending.process_due(session, batch)
                 except Exception:  # the database may be down: wait, then try again
                     logger.exception("worker iteration failed")
                     db.session.rollback()

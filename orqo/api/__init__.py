@@ -3,7 +3,8 @@
 
 * :mod:`orqo.api.auth`: bearer tokens and scopes;
 * :mod:`orqo.api.schemas`: request and response schemas;
-* :mod:`orqo.api.waitboxes`, :mod:`orqo.api.doorkeeper`: the agent side;
+* :mod:`orqo.api.waitboxes`, :mod:`orqo.api.doorkeeper`, :mod:`orqo.api.messages`: the
+  agent side;
 * :mod:`orqo.api.triggers`, :mod:`orqo.api.runs`: starting workflow runs, and their queue;
 * :mod:`orqo.api.admin`: the management API.
 """
@@ -65,6 +66,7 @@ class Blueprint(flask_smorest.Blueprint):
 def init_app(app):
     """Configure the OpenAPI document and register the API blueprints."""
     from orqo.api import doorkeeper
+    from orqo.api import messages
     from orqo.api import runs
     from orqo.api import triggers
     from orqo.api import waitboxes
@@ -78,5 +80,5 @@ def init_app(app):
         "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
     from orqo.api.admin import BLUEPRINTS
 
-    for blueprint in (waitboxes.bp, doorkeeper.bp, triggers.bp, runs.bp, *BLUEPRINTS):
+    for blueprint in (waitboxes.bp, messages.bp, doorkeeper.bp, triggers.bp, runs.bp, *BLUEPRINTS):
         api.register_blueprint(blueprint)

@@ -27,6 +27,7 @@ class RoutedMessageOut(Schema):
     """A stored, normalised message as the agent runtime reads it."""
 
     id = fields.Integer()
+    direction = fields.String(metadata={"enum": ["inbound", "outbound"]})
     app_id = fields.String()
     contact_id = fields.Integer(allow_none=True)
     platform = fields.String()
@@ -66,6 +67,8 @@ class WaitboxOut(Schema):
     contact_id = fields.Integer()
     thread_id = fields.String(allow_none=True)
     reference = fields.String()
+    question_id = fields.Integer(allow_none=True, metadata={
+        "description": "The outbound message whose answer this waitbox awaits, if any."})
     status = fields.String(metadata={"enum": ["waiting", "answered", "expired", "cancelled"]})
     message_id = fields.Integer(allow_none=True)
     message = fields.Nested(RoutedMessageOut, allow_none=True)
@@ -174,3 +177,49 @@ class RunProgressIn(StrictSchema):
     error = fields.String(load_default="", validate=validate.Length(max=10000))
     lease_seconds = fields.Float(load_default=300.0, validate=validate.Range(
         min=0, min_inclusive=False, max=MAX_LEASE_SECONDS))
+
+
+class AwaitReplyIn(StrictSchema):
+    """Open a waitbox bound to the message: its answer takes the waitbox first."""
+
+    expires_in = fields.Float(required=True, validate=validate.Range(
+        min=0, min_inclusive=False, max=THIRTY_DAYS),
+        metadata={"description": "Seconds until the waitbox expires."})
+    reference = fields.String(load_default="", validate=validate.Length(max=512),
+                              metadata={"description": "The agent's own reference (run, step)."})
+
+
+class MessageIn(StrictSchema):
+    """Send a message to a Contact through an App's platform."""
+
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    contact_id = fields.Integer(required=True, strict=True)
+    text = fields.String(required=True, validate=validate.Length(min=1), metadata={
+        "description": "At most what the platform takes (4,096 characters on WhatsApp and "
+                       "Telegram, 40,000 on Slack)."})
+    in_reply_to = fields.Integer(load_default=None, allow_none=True, strict=True, metadata={
+        "description": "The id of a message orqo received on the App: reply in its thread "
+                       "(Slack), to it (Telegram reply_parameters, WhatsApp context)."})
+    await_reply = fields.Nested(AwaitReplyIn, load_default=None, allow_none=True)
+
+
+class MessageOut(RoutedMessageOut):
+    """Any message, inbound or outbound, and what became of it."""
+
+    status = fields.String(metadata={"enum": ["received", "queued", "sent", "failed"]})
+    created_at = fields.String()
+    outcome = fields.String(metadata={"description": "Inbound: the ledger's outcome."})
+    handler = fields.String(allow_none=True, metadata={"description": "Inbound: who took it."})
+    delivery_id = fields.Integer(allow_none=True, metadata={
+        "description": "Inbound: the webhook delivery that carried it."})
+    attempts = fields.Integer(metadata={"description": "Outbound: send attempts so far."})
+    last_error = fields.String(metadata={
+        "description": "Outbound: the platform's reason of the last failed attempt."})
+    in_reply_to = fields.Integer(allow_none=True, metadata={
+        "description": "Outbound: the received message it answers."})
+    next_attempt_at = fields.String(allow_none=True, metadata={
+        "description": "Outbound, queued: when the next attempt is due."})
+    delivered_at = fields.String(allow_none=True, metadata={
+        "description": "Outbound: when the platform took it."})
+    waitbox = fields.Nested(WaitboxOut, allow_none=True, metadata={
+        "description": "Outbound: the waitbox opened with await_reply."})

@@ -66,6 +66,7 @@ def init_app(app):
     from orqo.cli import agents
     from orqo.cli import apps
     from orqo.cli import ledger
+    from orqo.cli import messages
     from orqo.cli import rejections
     from orqo.cli import retention
     from orqo.cli import tokens
@@ -75,7 +76,7 @@ def init_app(app):
     app.cli = OrqoAppGroup(name=app.cli.name, commands=app.cli.commands)
     for command in (init_db_command, plugins_command, apps.apps_group, apps.contacts_group,
                     ledger.events_group, rejections.rejections_group, tokens.tokens_group,
-                    agents.worker_command,
+                    agents.worker_command, messages.messages_group,
                     agents.deliveries_group, workflows.workflows_group, workflows.triggers_group,
                     workflows.runs_group, adapters.adapters_group,
                     adapters.adapter_serve_command, retention.prune_command):

@@ -1,4 +1,5 @@
-"""``orqo worker`` and ``orqo deliveries``: pushing to the agent runtime."""
+"""``orqo worker`` and ``orqo deliveries``: pushing to the agent runtime, and sending the
+messages agents queue."""
 from __future__ import annotations
 
 import click
@@ -10,18 +11,15 @@ from orqo.services import push as push_service
 
 
 @click.command("worker")
-@click.option("--once", is_flag=True, help="Exit when no push is due instead of waiting.")
+@click.option("--once", is_flag=True,
+              help="Exit when no push or message is due instead of waiting.")
 @click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 500))
 @with_appcontext
 def worker_command(once, batch):
-    """Send the push outbox to AGENT_PUSH_URL and prune old rows until stopped (SIGTERM
-    finishes the batch); without AGENT_PUSH_URL, only prune."""
+    """Send queued messages through the platforms, the push outbox to AGENT_PUSH_URL (when
+    set), and prune old rows, until stopped (SIGTERM finishes the batch)."""
     from orqo import worker
 
-    config = current_app.config
-    if not config.get("AGENT_PUSH_URL") and not config["PRUNE_INTERVAL_SECONDS"]:
-        raise click.UsageError("AGENT_PUSH_URL is not set and PRUNE_INTERVAL_SECONDS is 0: "
-                               "there is nothing to do.")
     worker.run(current_app._get_current_object(), once=once, batch=batch)
 
 

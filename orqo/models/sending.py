@@ -11,6 +11,7 @@ from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import synonym
 
 from orqo.extensions import db
 from orqo.models.base import BigId
@@ -51,3 +52,5 @@ class Send(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     pace_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The name every leased queue's rows are known by (orqo.services.leasing).
+    id = synonym("message_id")

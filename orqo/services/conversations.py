@@ -2,10 +2,14 @@
 webhook path opens conversations and sessions itself, :mod:`orqo.store`)."""
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import and_
 from sqlalchemy import select
 
 from orqo.errors import ApiError
 from orqo.extensions import db
+from orqo.extensions import dialect_insert
 from orqo.models import Conversation
 from orqo.models import ConversationEntry
 from orqo.models import ConversationSession
@@ -20,6 +24,27 @@ SESSION_PHRASES = frozenset({"new session", "clear session", "start over", "rese
 def is_session_phrase(text: str) -> bool:
     """Whether ``text`` is one of :data:`SESSION_PHRASES`."""
     return " ".join(text.strip().rstrip(".!").lower().split()) in SESSION_PHRASES
+
+
+def open_conversation(conn, key: dict, now: datetime) -> tuple[int, int]:
+    """The conversation of ``key`` (``app_id``, ``contact_id``, ``chat_id``, ``thread_key``)
+    and its open session, each created when missing, on the SQLAlchemy connection ``conn``
+    (inside the caller's transaction); ``(conversation_id, session_id)``. Safe against a
+    concurrent opener: the unique constraints decide, and both read the same rows."""
+    conversations, sessions = Conversation.__table__, ConversationSession.__table__
+    dialect = conn.dialect.name
+    conn.execute(dialect_insert(conversations, dialect).values(**key, created_at=now)
+                 .on_conflict_do_nothing())
+    where = and_(*(conversations.c[name] == value for name, value in key.items()))
+    conversation_id = conn.execute(select(conversations.c.id).where(where)).scalar_one()
+    conn.execute(dialect_insert(sessions, dialect)
+                 .values(conversation_id=conversation_id, started_at=now)
+                 .on_conflict_do_nothing(index_elements=["conversation_id"],
+                                         index_where=sessions.c.ended_at.is_(None)))
+    session_id = conn.execute(select(sessions.c.id).where(
+        sessions.c.conversation_id == conversation_id,
+        sessions.c.ended_at.is_(None))).scalar_one()
+    return conversation_id, session_id
 
 
 def describe_conversation(conversation_id: int) -> dict:
@@ -70,8 +95,9 @@ ROUTED_FIELDS = ("app_id", "contact_id", "platform", "kind", "sender_id", "sende
 
 
 def describe_routed_message(record: MessageRecord) -> dict:
-    """A stored message as the agent runtime reads it."""
-    described = {"id": record.id}
+    """A stored message as the agent runtime reads it (``direction`` ``outbound`` for one an
+    agent sent)."""
+    described = {"id": record.id, "direction": record.direction or "inbound"}
     for name in ROUTED_FIELDS:
         described[name] = getattr(record, name)
     described["attachments"] = described["attachments"] or []

@@ -94,6 +94,7 @@ def describe_waitbox(waitbox: Waitbox) -> dict:
         "contact_id": waitbox.contact_id,
         "thread_id": waitbox.thread_id,
         "reference": waitbox.reference,
+        "question_id": waitbox.question_id,
         "status": waitbox_status(waitbox),
         "message_id": waitbox.message_id,
         "message": (describe_routed_message(db.session.get(MessageRecord, waitbox.message_id))

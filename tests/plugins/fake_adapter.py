@@ -12,10 +12,12 @@ from marshmallow import fields
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import api_base_url
 from orqo.errors import MalformedDelivery
 from orqo.messages import Message
 from orqo.stages import ChallengeResponse
 from orqo.stages import ParseResult
+from orqo.stages import SendResult
 from orqo.stages import Verdict
 
 TOKEN_HEADER = "X-Fake-Token"
@@ -25,10 +27,29 @@ class FakeCredentials(Schema):
     token = fields.String(required=True)
 
 
+class FakeConfig(Schema):
+    # A closed port on loopback: a test that sends mocks it (requests-mock) or sets its own.
+    api_base_url = api_base_url("http://127.0.0.1:9")
+
+
 class FakeAdapter(Adapter):
     platform = "fake"
     description = "test adapter"
     credentials_schema = FakeCredentials
+    config_schema = FakeConfig
+    send_interval = 1.0
+
+    def send(self, request, http):
+        replied = request.in_reply_to or {}
+        answer = http.post(request.config["api_base_url"].rstrip("/") + "/send", json_body={
+            "to": request.recipient, "chat": request.chat_id, "text": request.text,
+            "reply_to": replied.get("platform_message_id"), "orqo_id": request.message_id})
+        document = answer.json() if isinstance(answer.json(), dict) else {}
+        if answer.status_code == 200 and document.get("ok") and document.get("id"):
+            return SendResult.sent(document["id"], chat_id=request.chat_id or request.recipient)
+        if answer.status_code == 429 or answer.status_code >= 500:
+            return SendResult.retry(answer.excerpt(), after=answer.retry_after())
+        return SendResult.failed(str(document.get("error") or answer.excerpt()))
 
     def verify(self, request):
         given = request.header(TOKEN_HEADER)
@@ -56,6 +77,7 @@ class FakeAdapter(Adapter):
                 text="" if document.get("bad_result") else item.get("text", ""),
                 chat_id=item.get("chat", item["sender"]),
                 thread_id=item.get("thread"),
+                reply_to=item.get("reply_to"),
                 sender_name=item.get("name"),
                 platform_message_id=item["id"],
                 dedupe_key=item["id"] if not document.get("bad_result") else "",

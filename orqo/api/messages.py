@@ -1,0 +1,52 @@
+"""``/api/v1/messages``: agents send messages through the platform a Contact writes on, and
+read any message back."""
+from __future__ import annotations
+
+from flask import g
+from flask import request
+
+from orqo.api import Blueprint
+from orqo.api.auth import require_scope
+from orqo.api.schemas import MessageIn
+from orqo.api.schemas import MessageOut
+from orqo.api.triggers import IDEMPOTENCY_HEADER
+from orqo.extensions import db
+from orqo.services import idempotency
+from orqo.services import outbound
+
+bp = Blueprint("messages", __name__, url_prefix="/api/v1/messages",
+               description="Messages: send one through an App's platform; read any message.")
+
+
+@bp.route("", methods=["POST"])
+@require_scope(bp, "agent")
+@bp.doc(parameters=[{"in": "header", "name": name, **spec}
+                    for name, spec in IDEMPOTENCY_HEADER.items()])
+@bp.arguments(MessageIn)
+@bp.response(202, MessageOut)
+def send_message(body):
+    """Queue a message to a Contact; ``orqo worker`` sends it. A repeated
+    ``Idempotency-Key`` within 24 hours answers the first message and queues nothing."""
+    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+    scope = f"messages:{g.api_token.id}"
+    if key is not None:
+        earlier = idempotency.claim(scope, key)
+        if earlier is not None:
+            db.session.rollback()
+            return earlier[1], earlier[0]
+    message = outbound.queue_message(body["app_id"], body["contact_id"], body["text"],
+                                     in_reply_to=body["in_reply_to"],
+                                     await_reply=body["await_reply"])
+    answer = MessageOut().dump(outbound.describe_message(message))
+    if key is not None:
+        idempotency.remember(scope, key, 202, answer)
+    db.session.commit()
+    return answer, 202
+
+
+@bp.route("/<int:message_id>", methods=["GET"])
+@require_scope(bp, "agent")
+@bp.response(200, MessageOut)
+def get_message(message_id):
+    """A message, inbound or outbound: what it says and what became of it."""
+    return outbound.describe_message(outbound.find_message(message_id))

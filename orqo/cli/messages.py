@@ -1,0 +1,43 @@
+"""``orqo messages``: send a message to a Contact through an App's platform, and read any
+message back (the same service functions as ``/api/v1/messages``)."""
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from orqo.cli.output import echo_json
+from orqo.extensions import db
+from orqo.services import outbound
+
+
+@click.group("messages")
+def messages_group():
+    """Send messages through an App's platform; read any message."""
+
+
+@messages_group.command("send")
+@click.option("--app", "app_id", required=True, help="The App whose platform sends it.")
+@click.option("--contact", "contact_id", required=True, type=int, help="The Contact it goes to.")
+@click.option("--text", required=True, help="What to send.")
+@click.option("--in-reply-to", type=int, default=None,
+              help="The id of a received message: reply in its thread or to it.")
+@click.option("--await-reply", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Open a waitbox bound to the message for this long.")
+@click.option("--reference", default="", help="The waitbox's reference (with --await-reply).")
+@with_appcontext
+def send_command(app_id, contact_id, text, in_reply_to, await_reply, reference):
+    """Queue a message; `orqo worker` sends it. Prints the message as JSON."""
+    message = outbound.queue_message(
+        app_id, contact_id, text, in_reply_to=in_reply_to,
+        await_reply=None if await_reply is None else {"expires_in": await_reply,
+                                                      "reference": reference})
+    db.session.commit()
+    echo_json(outbound.describe_message(message))
+
+
+@messages_group.command("show")
+@click.argument("message_id", type=int)
+@with_appcontext
+def show_command(message_id):
+    """A message, inbound or outbound, and what became of it, as JSON."""
+    echo_json(outbound.describe_message(outbound.find_message(message_id)))
