@@ -5,12 +5,10 @@ import pytest
 import requests_mock
 
 from orqo import deadlines
-from orqo import hookimpl
 from orqo.extensions import db
 from orqo.models import Send
 from orqo.services import sending
 from orqo.services.tokens import issue_token
-from orqo.stages import SendResult
 from orqo.testing import Harness
 from tests.conftest import TOKEN
 from tests.plugins import fake_adapter
@@ -19,8 +17,8 @@ from tests.plugins.fake_adapter import delivery
 SEND_URL = "http://127.0.0.1:9/send"
 
 
-@pytest.fixture
-def agent(app):
+def sending_harness(app) -> Harness:
+    """A Harness with a fake App, its Contact ``ada`` and an agent token (``.auth``)."""
     harness = Harness(app)
     harness.app_id = harness.add_app("fake", {"token": TOKEN})
     harness.ada = harness.add_contact({harness.app_id: "ada"})
@@ -29,6 +27,11 @@ def agent(app):
         _token, secret = issue_token("agent runtime", ["agent"])
     harness.auth = {"Authorization": f"Bearer {secret}"}
     return harness
+
+
+@pytest.fixture
+def agent(app):
+    return sending_harness(app)
 
 
 @pytest.fixture
@@ -147,12 +150,8 @@ def test_a_permanent_failure_fails_at_once_and_cancels_the_bound_waitbox(agent, 
 
 def test_an_unreachable_platform_is_retried_until_the_attempts_run_out(make_app, platform,
                                                                       clock):
-    app = make_app(plugins=[fake_adapter], SEND_MAX_ATTEMPTS=2, SEND_BACKOFF_MAX=5)
-    agent = Harness(app)
-    agent.app_id = agent.add_app("fake", {"token": TOKEN})
-    agent.ada = agent.add_contact({agent.app_id: "ada"})
-    with app.app_context():
-        agent.auth = {"Authorization": f"Bearer {issue_token('a', ['agent'])[1]}"}
+    agent = sending_harness(make_app(plugins=[fake_adapter], SEND_MAX_ATTEMPTS=2,
+                                     SEND_BACKOFF_MAX=5))
     platform.post(SEND_URL, exc=deadlines.DeadlineExceeded("no answer"))
     queued = queue(agent).json
     work(agent)
@@ -225,30 +224,6 @@ def test_messages_need_an_agent_token_and_unknown_ids_are_404(agent):
     assert agent.client.get("/api/v1/messages/1").status_code == 401
     missing = agent.client.get("/api/v1/messages/424242", headers=agent.auth)
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
-
-
-class Veto:
-    """A plugin that stops every message to ``ada``."""
-
-    @hookimpl
-    def send_message(self, request, adapter):
-        if request.recipient == "ada":
-            return SendResult.failed("ada opted out")
-        return None
-
-
-def test_a_send_message_hook_can_stop_a_message(make_app, platform):
-    app = make_app(plugins=[fake_adapter, Veto()])
-    agent = Harness(app)
-    agent.app_id = agent.add_app("fake", {"token": TOKEN})
-    agent.ada = agent.add_contact({agent.app_id: "ada"})
-    with app.app_context():
-        agent.auth = {"Authorization": f"Bearer {issue_token('a', ['agent'])[1]}"}
-    queued = queue(agent).json
-    work(agent)
-    assert message(agent, queued["id"])["last_error"] == "ada opted out"
-    assert message(agent, queued["id"])["status"] == "failed"
-    assert not platform.called
 
 
 def test_the_cli_queues_and_shows_a_message(agent, platform):

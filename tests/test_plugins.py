@@ -11,6 +11,7 @@ from orqo.handlers import Route
 from orqo.hookspecs import __name__ as hookspecs_module
 from orqo.plugins import make_plugin_manager
 from orqo.stages import ParseResult
+from orqo.stages import SendResult
 from orqo.stages import Verdict
 from orqo.testing import Harness
 from tests.conftest import TOKEN
@@ -250,3 +251,38 @@ def test_adapter_base_class_requires_both_stages():
 
     with pytest.raises(TypeError):
         Half()
+
+
+class SendGate:
+    """Stops every message to ``ada``; holds every message while ``hold`` is set."""
+
+    hold = False
+
+    @hookimpl
+    def send_message(self, request, adapter):
+        if self.hold:
+            return SendResult.retry("held by the gate", after=60)
+        if request.recipient == "ada":
+            return SendResult.failed("ada opted out")
+        return None
+
+
+def test_hook_send_message_can_stop_or_hold_a_message(make_app, clock):
+    import requests_mock
+
+    from tests.test_outbound import message, queue, sending_harness, work
+
+    gate = SendGate()
+    agent = sending_harness(make_app(plugins=[fake_adapter, gate]))
+    with requests_mock.Mocker() as platform:
+        gate.hold = True
+        queued = queue(agent).json
+        work(agent)
+        held = message(agent, queued["id"])
+        assert (held["status"], held["last_error"]) == ("queued", "held by the gate")
+        gate.hold = False
+        clock.shift(61)
+        work(agent)
+        stopped = message(agent, queued["id"])
+        assert (stopped["status"], stopped["last_error"]) == ("failed", "ada opted out")
+        assert not platform.called  # the platform never saw it
