@@ -141,7 +141,7 @@ def test_prune_removes_an_old_ledger_and_keeps_what_is_still_in_use(orqo, clock)
     done = prune(harness)
     assert done["dry_run"] is False and dry["removed"] == done["removed"]
     assert done["removed"] == {
-        "deliveries": 2, "messages": 2, "conversation_entries": 1, "waitboxes": 0,
+        "deliveries": 2, "messages": 2, "sends": 0, "conversation_entries": 1, "waitboxes": 0,
         "push_deliveries": 3, "push_attempts": 3, "idempotency_records": 1, "rate_counters": 1,
         "rejections": 0}
     assert done["total"] == 13
@@ -317,6 +317,27 @@ def test_a_worker_without_a_push_url_still_prunes(make_app, clock):
     result = harness.app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert counts(harness)["deliveries"] == 0
-    idle = Harness(make_app(plugins=[fake_adapter], PRUNE_INTERVAL_SECONDS=0))
-    refused = idle.app.test_cli_runner().invoke(args=["worker", "--once"])
-    assert refused.exit_code == 2 and "nothing to do" in refused.output
+
+
+def test_prune_removes_old_settled_outbound_messages_and_keeps_queued_ones(make_app, clock):
+    import requests_mock
+
+    from tests.test_outbound import message, queue, sending_harness, work
+
+    agent = sending_harness(make_app(plugins=[fake_adapter]))
+    with requests_mock.Mocker() as platform:
+        platform.post("http://127.0.0.1:9/send", [{"json": {"ok": True, "id": "x"}},
+                                                  {"status_code": 503, "json": {}}])
+        sent = queue(agent, text="sent").json
+        work(agent)
+        clock.shift(2)
+        waiting = queue(agent, text="still queued").json
+        work(agent)
+    clock.shift(31 * 86400)
+    with agent.app.app_context():
+        pruned = retention.prune(agent.app.config)
+    assert pruned.removed["sends"] == 1 and pruned.removed["messages"] == 1
+    assert pruned.removed["conversation_entries"] == 1
+    assert agent.client.get(f"/api/v1/messages/{sent['id']}",
+                            headers=agent.auth).status_code == 404
+    assert message(agent, waiting["id"])["status"] == "queued"

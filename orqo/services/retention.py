@@ -10,6 +10,9 @@ Removed, each by its rule in :data:`RULES` (the settings are in docs/configurati
   stay), their pushes and the pushes' attempts. A delivery stays, whole, while one of its
   messages is still in use: its push is ``pending`` (due or leased), its conversation entry is
   in Doorkeeper's queue (``queued`` or ``claimed``), or a waitbox that is kept holds it;
+* **outbound messages** (what agents sent through the platforms) queued more than
+  ``RETENTION_LEDGER_DAYS`` ago and ``sent`` or ``failed``, with their send rows and
+  conversation entries (one still queued is never removed);
 * **pushes** ``delivered`` or ``dead`` more than ``RETENTION_PUSHES_DAYS`` ago, with their
   attempts (a ``pending`` push is never removed);
 * **idempotency records** older than ``RETENTION_IDEMPOTENCY_HOURS``, but never one that
@@ -56,6 +59,7 @@ from orqo.models import PushAttempt
 from orqo.models import PushDelivery
 from orqo.models import RateCounter
 from orqo.models import Rejection
+from orqo.models import Send
 from orqo.models import Waitbox
 from orqo.models import utcnow
 from orqo.services import idempotency
@@ -139,6 +143,21 @@ def _ledger_plan(delivery_ids) -> list:
     ]
 
 
+def _settled_outbound(cutoff: datetime, now: datetime):
+    return (select(MessageRecord.id)
+            .where(MessageRecord.direction == "outbound", MessageRecord.created_at < cutoff,
+                   ~exists().where(Send.message_id == MessageRecord.id, Send.status == "queued"))
+            .order_by(MessageRecord.id))
+
+
+def _outbound_plan(message_ids) -> list:
+    return [
+        ("conversation_entries", ConversationEntry, ConversationEntry.message_id.in_(message_ids)),
+        ("sends", Send, Send.message_id.in_(message_ids)),
+        ("messages", MessageRecord, MessageRecord.id.in_(message_ids)),
+    ]
+
+
 def _settled_pushes(cutoff: datetime, now: datetime):
     # A settled push's next_attempt_at is when it settled (orqo.services.push.record).
     return (select(PushDelivery.id)
@@ -155,6 +174,8 @@ RULES: tuple[Rule, ...] = (
          (Waitbox.id,), lambda ids: [("waitboxes", Waitbox, Waitbox.id.in_(ids))]),
     Rule("ledger", _days_ago("RETENTION_LEDGER_DAYS", MIN_LEDGER_DAYS), _old_deliveries,
          (Delivery.id,), _ledger_plan),
+    Rule("outbound", _days_ago("RETENTION_LEDGER_DAYS", MIN_LEDGER_DAYS), _settled_outbound,
+         (MessageRecord.id,), _outbound_plan),
     Rule("pushes", _days_ago("RETENTION_PUSHES_DAYS"), _settled_pushes, (PushDelivery.id,),
          lambda ids: [("push_attempts", PushAttempt, PushAttempt.push_id.in_(ids)),
                       ("push_deliveries", PushDelivery, PushDelivery.id.in_(ids))]),
@@ -173,7 +194,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 #: Every table a rule removes rows from, in the order reports list them.
-TABLES = ("deliveries", "messages", "conversation_entries", "waitboxes", "push_deliveries",
+TABLES = ("deliveries", "messages", "sends", "conversation_entries", "waitboxes",
+          "push_deliveries",
           "push_attempts", "idempotency_records", "rate_counters", "rejections")
 
 
