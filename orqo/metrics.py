@@ -32,7 +32,8 @@ DELIVERY_SECONDS = Histogram("orqo_delivery_seconds",
 
 
 class QueueDepthCollector:
-    """Pending pushes, queued Doorkeeper messages and queued runs, counted at scrape time."""
+    """Pending pushes, queued Doorkeeper messages, queued runs and messages waiting to be
+    sent through the platforms, counted at scrape time."""
 
     def __init__(self, app):
         self.app = app
@@ -41,6 +42,7 @@ class QueueDepthCollector:
         """One gauge, labelled by queue."""
         from orqo.models import ConversationEntry
         from orqo.models import PushDelivery
+        from orqo.models import Send
         from orqo.models import WorkflowRun
 
         gauge = GaugeMetricFamily("orqo_queue_depth", "Items waiting in each queue.",
@@ -49,7 +51,8 @@ class QueueDepthCollector:
             try:
                 for queue, model, status in (("push", PushDelivery, "pending"),
                                              ("doorkeeper", ConversationEntry, "queued"),
-                                             ("runs", WorkflowRun, "queued")):
+                                             ("runs", WorkflowRun, "queued"),
+                                             ("sends", Send, "queued")):
                     count = db.session.scalar(select(func.count()).select_from(model)
                                               .where(model.status == status))
                     gauge.add_metric([queue], count)

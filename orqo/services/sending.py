@@ -106,7 +106,10 @@ def send_one(session: requests.Session, message_id: int, seconds: float) -> str:
     """One attempt of a leased message, recorded; the message's status after it."""
     send = db.session.get(Send, message_id)
     message = db.session.get(MessageRecord, message_id)
-    app = db.session.get(App, send.app_id)
+    app = db.session.get(App, send.app_id) if send is not None else None
+    if send is None or message is None or app is None:  # deleted with its App meanwhile
+        db.session.rollback()
+        return "gone"
     replied = db.session.get(MessageRecord, send.in_reply_to) if send.in_reply_to else None
     request = SendRequest(
         app_id=app.id, adapter=app.adapter, credentials=dict(app.credentials or {}),
@@ -158,6 +161,9 @@ def record(message_id: int, result: SendResult, adapter) -> str:
     config = current_app.config
     now = utcnow()
     send = db.session.get(Send, message_id)
+    if send is None:  # deleted with its App while the platform answered
+        db.session.rollback()
+        return "gone"
     send.attempts += 1
     send.lease_until = None
     status = result.status
