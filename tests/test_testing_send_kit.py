@@ -268,6 +268,28 @@ def test_the_suite_fails_an_adapter_whose_reply_has_no_pointer(fake_platform):
         suite.test_send_conformance_reply_reaches_the_platform(kit)
 
 
+def test_answers_without_json_are_quoted_as_text(fake_platform):
+    class PlainSuite(TestToySendConformance):
+        def rate_limited_answer(self):
+            return Answer.of(429, body="slow down", headers={"Retry-After": "7"}), 7.0
+
+        def sent_answer(self):
+            return Answer.of(200, body="OK")
+
+    suite = PlainSuite()
+    kit = SendKit(suite, load_adapter(suite.plugin, "toychat"), fake_platform)
+    assert "HTML 200" in suite.malformed_answers()
+    suite.test_send_conformance_answers_quoting_credentials_keep_them_out(kit)
+    suite.test_send_conformance_rate_limit_is_retried_after_the_platforms_wait(kit)
+
+
+def test_non_secret_credentials_are_left_out_of_the_checks():
+    class Suite(TestToySendConformance):
+        non_secret_credentials = ("signing_secret",)
+
+    assert Suite().secrets() == {"api_token": TOKEN}
+
+
 def test_load_adapter_names_what_the_plugin_registers():
     with pytest.raises(AssertionError, match="registers no 'slack' adapter"):
         load_adapter(ToyPlugin(), "slack")

@@ -30,28 +30,29 @@ runs every check against a :class:`~orqo.testing.platform.FakePlatform` the App'
             return Answer.of(200, json={"ok": False, "error": "user_blocked"}), "user_blocked"
 
 The adapter is called as orqo's worker calls it: ``adapter.send(SendRequest(...), Http(session,
-seconds=5))`` with the credentials and config validated by the adapter. The checks: a send
-answered with :meth:`~SendConformance.sent_answer` is ``sent`` with the platform's message id
-and a reply key, in one request that carries the text; the rate limit is a ``retry`` with the
-platform's wait; the permanent failure is ``failed`` with the platform's reason; the platform's
-own trouble (when given) is a ``retry``; malformed answers (HTML, empty, truncated, fields of
-the wrong type, 5xx) are ``retry`` or ``failed``, never an exception; an unreachable platform
-raises :class:`requests.RequestException` or is a ``retry``; no credential ever appears in a
-result, even when the platform's answer quotes them; a reply (``in_reply_to``) reaches the
-platform carrying its pointer; an answer to the sent message parses with ``reply_to`` equal to
-the send's ``reply_key`` (when :meth:`~SendConformance.answer_delivery` gives one); a text of
-``max_text_length`` characters goes whole; and changing the API's URL changes the App's
-credentials destination.
+seconds=5))`` with the credentials and config validated by the adapter. The checks:
+
+* a send answered with :meth:`~SendConformance.sent_answer` is ``sent`` with the platform's
+  message id and a reply key, in one request that carries the text;
+* the rate limit is a ``retry`` with the platform's wait; the permanent failure is ``failed``
+  with the platform's reason; the platform's own trouble (when given) is a ``retry``;
+* malformed answers (HTML, empty, truncated, fields of the wrong type, 5xx) are ``retry`` or
+  ``failed``, never an exception; an unreachable platform raises
+  :class:`requests.RequestException` or is a ``retry``;
+* no credential ever appears in a result, even when the platform's answer quotes what it was
+  sent;
+* a reply (``in_reply_to``) reaches the platform carrying its pointer, and an answer to the
+  sent message parses with ``reply_to`` equal to the send's ``reply_key`` (when
+  :meth:`~SendConformance.answer_delivery` gives one);
+* a text of ``max_text_length`` characters goes whole; the App can send; moving the API's URL
+  changes the App's credentials destination.
 """
 from __future__ import annotations
 
 import copy
 import itertools
-import json
 import math
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
-from urllib.parse import quote
 
 import pytest
 import requests
@@ -60,8 +61,6 @@ from orqo.adapters import Adapter
 from orqo.deadlines import make_session
 from orqo.messages import check_message
 from orqo.outbound import Http
-from orqo.plugins import collect_adapters
-from orqo.plugins import make_plugin_manager
 from orqo.stages import SEND_STATUSES
 from orqo.stages import SendRequest
 from orqo.stages import SendResult
@@ -70,84 +69,18 @@ from orqo.testing.platform import Answer
 from orqo.testing.platform import FakePlatform
 from orqo.testing.platform import RecordedRequest
 from orqo.testing.platform import unreachable_url
+from orqo.testing.send_helpers import assert_no_credentials
+from orqo.testing.send_helpers import carries_text
+from orqo.testing.send_helpers import credential_values
+from orqo.testing.send_helpers import json_of
+from orqo.testing.send_helpers import load_adapter
+from orqo.testing.send_helpers import quote_in_strings
+from orqo.testing.send_helpers import replace_leaves
 
 #: The App id the suite's sends are made for.
 APP_ID = "appSendConformance"
 #: Seconds one send attempt may take in all (the worker's ``Http`` deadline).
 ATTEMPT_SECONDS = 5.0
-
-
-def load_adapter(plugin, platform: str) -> Adapter:
-    """The adapter ``plugin`` registers for ``platform``, without an app or a database."""
-    adapters, _ = collect_adapters(make_plugin_manager(load_entrypoints=False, plugins=[plugin]))
-    if platform not in adapters:
-        raise AssertionError(f"the plugin registers no {platform!r} adapter "
-                             f"(it registers {sorted(adapters)})")
-    return adapters[platform]
-
-
-def credential_values(credentials) -> list[str]:
-    """Every credential string worth looking for in a result: each value of six characters
-    or more (shorter ones turn up by chance), as given and percent-encoded."""
-    found = []
-    values = credentials.values() if isinstance(credentials, dict) else credentials
-    for value in values:
-        if isinstance(value, dict):
-            found += credential_values(value)
-        elif isinstance(value, (list, tuple)):
-            found += credential_values(list(value))
-        elif isinstance(value, str) and len(value) >= 6:
-            found += sorted({value, quote(value, safe="")})
-    return found
-
-
-def assert_no_credentials(result: SendResult, credentials: dict) -> None:
-    """Fail when any credential value appears anywhere in ``result`` (its reason, ids, meta)."""
-    shown = json.dumps([result.reason, result.platform_message_id, result.chat_id,
-                        result.thread_id, result.reply_key, result.meta], default=str,
-                       ensure_ascii=False)
-    for value in credential_values(credentials):
-        assert value not in shown, "a credential appears in the send result"
-
-
-def strings_in(document) -> list[str]:
-    """Every string in a JSON document, keys included."""
-    if isinstance(document, str):
-        return [document]
-    if isinstance(document, dict):
-        return [s for key, value in document.items() for s in (key, *strings_in(value))]
-    if isinstance(document, list):
-        return [s for value in document for s in strings_in(value)]
-    return []
-
-
-def carries_text(request: RecordedRequest, text: str) -> bool:
-    """Whether ``request`` carries ``text`` whole: in a string of its JSON body, a value of
-    its form body, or its raw body."""
-    document = request.json()
-    if document is not None:
-        return any(text in value for value in strings_in(document))
-    body = request.text()
-    form = [value for _, value in parse_qsl(body, keep_blank_values=True)]
-    return any(text in value for value in form) or text in body
-
-
-def replace_leaves(document, leaf):
-    """``document`` with every number, string, boolean and null replaced by ``leaf``."""
-    if isinstance(document, dict):
-        return {key: replace_leaves(value, leaf) for key, value in document.items()}
-    if isinstance(document, list):
-        return [replace_leaves(value, leaf) for value in document]
-    return copy.deepcopy(leaf)
-
-
-def quote_in_strings(document, quoted: str):
-    """``document`` with ``quoted`` appended to every string value."""
-    if isinstance(document, dict):
-        return {key: quote_in_strings(value, quoted) for key, value in document.items()}
-    if isinstance(document, list):
-        return [quote_in_strings(value, quoted) for value in document]
-    return f"{document} {quoted}" if isinstance(document, str) else document
 
 
 @dataclass
@@ -186,7 +119,7 @@ class SendKit:
             result = self.adapter.send(request, Http(session, seconds=ATTEMPT_SECONDS))
         assert isinstance(result, SendResult), f"send returned {result!r}, not a SendResult"
         assert result.status in SEND_STATUSES, result.status
-        assert_no_credentials(result, self.suite.credentials)
+        assert_no_credentials(result, self.suite.secrets())
         return result
 
     def script(self, answer: Answer) -> None:
@@ -206,6 +139,9 @@ class SendConformance:
     #: The App's credentials: what sending needs (a bot token), and for
     #: :meth:`answer_delivery` what verifying a delivery needs (a signing secret).
     credentials: dict = {}
+    #: Names of credentials that are identifiers rather than secrets (a WhatsApp phone
+    #: number id, which is in the API's path): left out of the checks for credentials.
+    non_secret_credentials: tuple = ()
     #: The App's adapter config, without the API's URL (:meth:`app_config` adds it).
     config: dict = {}
     #: The Contact's sender id on the App, as the adapter's parse stage gives it.
@@ -217,6 +153,12 @@ class SendConformance:
     in_reply_to: dict | None = None
     #: The text the checks send.
     text: str = "Hello from the send conformance suite ✓ (Grüße, 你好)"
+
+    def secrets(self) -> dict:
+        """The credentials no result may show: :attr:`credentials` but the
+        :attr:`non_secret_credentials`."""
+        return {name: value for name, value in self.credentials.items()
+                if name not in self.non_secret_credentials}
 
     def send_path(self) -> str:
         """The path (on the API's base URL) the adapter posts a message to."""
@@ -268,7 +210,8 @@ class SendConformance:
         """Answers no platform means as "sent", each of which must give ``retry`` or
         ``failed`` and never an exception. Drop any your platform does mean as "sent"."""
         sent = self.sent_answer()
-        document = json.loads(sent.body) if sent.body else {}
+        document = json_of(sent)
+        document = {} if document is None else document
         html = b"<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>"
         return {
             "HTML 200": Answer.of(200, headers={"Content-Type": "text/html"}, body=html),
@@ -359,15 +302,21 @@ class SendConformance:
         assert result.status == "retry", (result.status, result.reason)
 
     def test_send_conformance_answers_quoting_credentials_keep_them_out(self, sending):
-        quoted = " ".join(credential_values(self.credentials)) or "no-credentials"
-        quoted += " " + self.send_path()
+        # A platform (or a proxy before it) can only quote what it was sent: the credentials
+        # the adapter puts in its request (a Bearer header, a bot token in the path).
+        sending.script(self.sent_answer())
+        sending.send()
+        seen = " ".join(f"{r.path}?{r.query} {' '.join(v for _, v in r.header_pairs)} "
+                        f"{r.text()}" for r in sending.fake.requests)
+        quoted = " ".join([value for value in credential_values(self.secrets())
+                           if value in seen] + [self.send_path()])
         failure, _ = self.permanent_failure_answer()
         limited, _ = self.rate_limited_answer()
         answers = {"text 401": Answer.of(401, body=f"Unauthorized: {quoted}"),
                    "text 404": Answer.of(404, body=f"Not Found: {quoted}")}
         for name, answer in (("permanent failure", failure), ("rate limit", limited),
                              ("platform trouble", self.transient_failure_answer())):
-            document = json.loads(answer.body) if answer and answer.body else None
+            document = json_of(answer)
             if document is not None:
                 answers[name] = Answer.of(answer.status, json=quote_in_strings(document, quoted),
                                           headers={k: v for k, v in answer.headers.items()
