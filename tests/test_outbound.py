@@ -236,3 +236,11 @@ def test_the_cli_queues_and_shows_a_message(agent, platform):
     bad = runner.invoke(args=["messages", "send", "--app", "nope", "--contact", "1",
                               "--text", "x"])
     assert bad.exit_code != 0 and len(bad.output.strip().splitlines()) == 1
+
+
+def test_a_reason_quoting_a_credential_is_stored_without_it(agent, platform):
+    platform.post(SEND_URL, status_code=400, json={"error": f"bad token {TOKEN}"})
+    queued = queue(agent).json
+    work(agent)
+    failed = message(agent, queued["id"])
+    assert failed["last_error"] == "bad token [redacted]" and TOKEN not in str(failed)

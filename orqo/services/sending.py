@@ -128,7 +128,16 @@ def send_one(session: requests.Session, message_id: int, seconds: float) -> str:
 
 
 def attempt(pm, adapter, request: SendRequest, http: Http) -> SendResult:
-    """Ask the ``send_message`` hooks, then the adapter; whatever goes wrong is a result."""
+    """Ask the ``send_message`` hooks, then the adapter; whatever goes wrong is a result,
+    and no reason it gives quotes one of the App's credentials."""
+    result = _attempt(pm, adapter, request, http)
+    for value in request.credentials.values():
+        if isinstance(value, str) and len(value) >= 4 and value in result.reason:
+            result.reason = result.reason.replace(value, "[redacted]")
+    return result
+
+
+def _attempt(pm, adapter, request: SendRequest, http: Http) -> SendResult:
     if adapter is None:
         return SendResult.retry(f"adapter {request.adapter!r} is not installed")
     try:
