@@ -22,6 +22,7 @@ from orqo.testing.signers import telegram_headers
 
 SECRET = "Tg_webhook-secret_0123456789"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
+API = "https://api.telegram.org"  # the default api_base_url
 HEADERS = telegram_headers(SECRET)
 DATE = 1717171717
 
@@ -190,7 +191,7 @@ def test_secrets_of_every_allowed_character_and_length_are_accepted(secret):
     credentials, config = TelegramAdapter.validate_settings(
         {"TELEGRAM_WEBHOOK_SECRET": secret}, {})
     assert credentials == {"TELEGRAM_WEBHOOK_SECRET": secret}
-    assert config == {"allow_unsigned": False}
+    assert config == {"allow_unsigned": False, "api_base_url": API}
 
 
 def test_every_settings_problem_is_reported_at_once():
@@ -205,7 +206,7 @@ def test_every_settings_problem_is_reported_at_once():
 
 def test_allow_unsigned_from_the_command_line_is_a_boolean():
     assert TelegramAdapter.validate_settings({}, {"allow_unsigned": "true"}) == (
-        {}, {"allow_unsigned": True})
+        {}, {"allow_unsigned": True, "api_base_url": API})
 
 
 def test_cli_refuses_an_app_without_a_secret_unless_unsigned_is_allowed(make_app):
@@ -224,9 +225,9 @@ def test_cli_refuses_an_app_without_a_secret_unless_unsigned_is_allowed(make_app
     assert listed.exit_code == 0 and SECRET not in listed.output
     apps = {entry["name"]: entry for entry in json.loads(listed.output)}
     assert set(apps) == {"Dev bot", "Prod bot"}
-    assert apps["Dev bot"]["config"] == {"allow_unsigned": True}
+    assert apps["Dev bot"]["config"] == {"allow_unsigned": True, "api_base_url": API}
     assert apps["Dev bot"]["credentials_set"] == []
-    assert apps["Prod bot"]["config"] == {"allow_unsigned": False}
+    assert apps["Prod bot"]["config"] == {"allow_unsigned": False, "api_base_url": API}
     assert apps["Prod bot"]["credentials_set"] == ["TELEGRAM_WEBHOOK_SECRET"]
 
 
