@@ -18,8 +18,13 @@ Rules implemented, from the Bot API reference (core.telegram.org/bots/api, ``set
   key is ``str(update_id)`` and orqo's per-App unique constraint does the rest.
 
 What becomes a message, and how each field is filled, is in :mod:`orqo_telegram.updates`.
-``TELEGRAM_BOT_TOKEN`` is accepted (and its shape checked) for outbound use; inbound never
-uses it.
+
+Agents' messages go out through ``sendMessage`` with ``TELEGRAM_BOT_TOKEN`` (the send stage,
+:mod:`orqo_telegram.sending`), to the config's ``api_base_url`` (default
+``https://api.telegram.org``; a local Bot API server or a test stand-in replaces it). orqo
+leaves :attr:`TelegramAdapter.send_interval` (one second) between two sends to one chat, as
+Telegram's Bot FAQ asks, and refuses texts over 4,096 characters, the most ``sendMessage``
+takes. Inbound never uses the bot token.
 """
 from __future__ import annotations
 
@@ -33,8 +38,11 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import api_base_url
 from orqo.adapters import load_json
 from orqo.stages import Verdict
+from orqo_telegram.sending import DEFAULT_API_BASE_URL
+from orqo_telegram.sending import send_message
 from orqo_telegram.updates import parse_update
 
 __all__ = ["SECRET_HEADER", "TelegramAdapter", "TelegramConfig", "TelegramCredentials",
@@ -43,7 +51,6 @@ __all__ = ["SECRET_HEADER", "TelegramAdapter", "TelegramConfig", "TelegramCreden
 #: The header Telegram puts the setWebhook ``secret_token`` in.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_KEY = "TELEGRAM_WEBHOOK_SECRET"
-BOT_TOKEN_KEY = "TELEGRAM_BOT_TOKEN"
 
 # \Z, not $: "$" would also accept a trailing newline.
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
@@ -69,6 +76,8 @@ class TelegramConfig(Schema):
 
     #: Accept updates without a secret token when the App has no TELEGRAM_WEBHOOK_SECRET.
     allow_unsigned = fields.Boolean(load_default=False)
+    #: Where the Bot API is: a local Bot API server, or a stand-in in tests.
+    api_base_url = api_base_url(DEFAULT_API_BASE_URL)
 
 
 class TelegramAdapter(Adapter):
@@ -78,6 +87,10 @@ class TelegramAdapter(Adapter):
     description = "Telegram Bot API webhooks (X-Telegram-Bot-Api-Secret-Token)"
     credentials_schema = TelegramCredentials
     config_schema = TelegramConfig
+    # Bot FAQ: "avoid sending more than one message per second" in one chat.
+    send_interval = 1.0
+    # sendMessage: "1-4096 characters after entities parsing".
+    max_text_length = 4096
 
     @classmethod
     def validate_settings(cls, credentials, config):
@@ -130,6 +143,10 @@ class TelegramAdapter(Adapter):
         """Normalise one Update (see :mod:`orqo_telegram.updates`)."""
         return parse_update(load_json(request.body), self.platform,
                             request.received_at)
+
+    def send(self, request, http):
+        """Send one message with ``sendMessage`` (see :mod:`orqo_telegram.sending`)."""
+        return send_message(request, http)
 
 
 @hookimpl

@@ -25,13 +25,22 @@ Fields of a message:
 * ``sender_id``: ``sender_chat.id`` when the message was sent on behalf of a chat (a channel
   post, an anonymous group admin, a linked channel's automatic forward), else ``from.id``.
   Telegram puts a *fake* user shared by everyone (for example @GroupAnonymousBot) in ``from``
-  of such messages, so ``from`` must not identify a Contact there. ``sender_name`` is
-  ``first_name last_name`` or ``username``, or the sending chat's ``title``.
+  of such messages, so ``from`` must not identify a Contact there. A channel post with
+  neither (older posts have no ``sender_chat``) is sent by its chat: ``chat.id``.
+  ``sender_name`` is ``first_name last_name`` or ``username``, or the sending chat's ``title``.
 * ``thread_id``: ``"<chat_id>:<message_thread_id>"`` (forum topics; reply threads in
   supergroups), failing that ``"<chat_id>:<reply_to_message.message_id>"``, else none. Both
   are chat-qualified like ``platform_message_id``, so a reply's thread is exactly the
   ``platform_message_id`` of the message it answers: an agent that asked a question can wait
   on replies to that message.
+* ``reply_to``: ``"<chat_id>:<reply_to_message.message_id>"`` for a reply, the same string the
+  send stage returns as the reply key of a message it sent (:mod:`orqo_telegram.sending`), so
+  an answer to an agent's question finds the waitbox bound to it. Not for the
+  ``forum_topic_created`` service message Telegram gives as ``reply_to_message`` to messages
+  in a forum topic that answer nothing; not for ``external_reply`` (a message of another chat).
+* ``extra``: ``update_type``, ``update_id``, ``chat_type``, ``message_id``,
+  ``message_thread_id``, ``is_topic_message`` (the thread is a forum topic) and
+  ``reply_to_message_id``: the raw numbers the send stage needs to reply.
 * ``text``: ``text``, else ``caption``. ``sent_at``: ``date``, or ``edit_date`` for edits.
 * ``attachments``: the largest ``photo`` size (``image``), ``animation``, ``video`` and
   ``video_note`` (``video``), ``voice``, ``audio``, ``document`` (with ``file_name`` and
@@ -44,14 +53,15 @@ chat); ``action_id`` and ``action_value`` are the button's ``callback_data`` (a 
 other name; a game button's ``action_id`` is its ``game_short_name``); ``text`` the button's
 label when the keyboard is included; ``platform_message_id`` the callback query ``id`` (what
 ``answerCallbackQuery`` needs, also in ``extra``). A button press counts as a reply to the
-message that carries the button: its ``thread_id`` is that message's ``message_thread_id``,
-else the message itself. ``sent_at`` is when orqo received it (a callback query has no date).
+message that carries the button: its ``reply_to`` is that message
+(``"<chat_id>:<message_id>"``), its ``thread_id`` that message's ``message_thread_id``, else the
+message itself. ``sent_at`` is when orqo received it (a callback query has no date).
 
 Malformed (answered 400 by orqo, never an exception): a body that is not a UTF-8 JSON object;
 no integer ``update_id``; a message without ``chat``, ``chat.id``, ``message_id`` or ``date``,
-or without ``from``/``sender_chat`` when it has content; a field of the wrong type; an id
-outside 64 bits; a NUL character or an unpaired surrogate in a routed message (neither can be
-stored, and Telegram sends neither).
+or (except a channel post) without ``from``/``sender_chat`` when it has content; a field of the
+wrong type; an id outside 64 bits; a NUL character or an unpaired surrogate in a routed
+message (neither can be stored, and Telegram sends neither).
 """
 from __future__ import annotations
 
@@ -68,6 +78,8 @@ from orqo.stages import ParseResult
 #: The update types that carry a message, and the kind of message each is.
 MESSAGE_UPDATES = {"message": "message", "edited_message": "edit",
                    "channel_post": "message", "edited_channel_post": "edit"}
+#: The update types of posts in a channel.
+CHANNEL_UPDATES = ("channel_post", "edited_channel_post")
 
 _MAX_ID = 512  # orqo's limit on ids and stored names
 # Telegram's ids and dates fit in 64 bits; the bound keeps every id we build short.
@@ -189,8 +201,9 @@ def _topic(message: dict, where: str) -> int | None:
     return _integer(message, "message_thread_id", where)
 
 
-def _thread_id(chat_id: str, *candidates: int | None) -> str | None:
-    """``"<chat_id>:<id>"`` of the first candidate that is set (the rule in the docstring)."""
+def chat_qualified(chat_id: str, *candidates: int | None) -> str | None:
+    """``"<chat_id>:<id>"`` of the first candidate that is set (the rule in the docstring);
+    the send stage names the messages it sends, and their threads, with it too."""
     root = next((candidate for candidate in candidates if candidate is not None), None)
     return None if root is None else f"{chat_id}:{root}"
 
@@ -230,6 +243,10 @@ def _message(update: dict, update_type: str, platform: str) -> Message | str:
             return f"{update_type} from a bot"
         sender_id = _integer(user, "id", f"{where}.from")
         sender_name = _user_name(user)
+    elif update_type in CHANNEL_UPDATES:
+        # Older channel posts carry neither: the channel itself is the author.
+        sender_id = _integer(chat, "id", f"{where}.chat")
+        sender_name = _name(chat.get("title")) or _user_name(chat)
     else:
         raise MalformedDelivery(f"{where} has neither from nor sender_chat")
 
@@ -239,15 +256,20 @@ def _message(update: dict, update_type: str, platform: str) -> Message | str:
     topic = _topic(message, where)
     reply = _object(message, "reply_to_message", where)
     reply_id = _integer(reply, "message_id", f"{where}.reply_to_message") if reply else None
+    # In a forum topic, a message that answers nothing in particular still has the topic's
+    # creation (a service message) as its reply_to_message: that is no answer to anything.
+    answers = reply_id is not None and reply.get("forum_topic_created") is None
     return Message(
         platform=platform, sender_id=str(sender_id), sender_name=sender_name, text=text,
-        chat_id=chat_id, thread_id=_thread_id(chat_id, topic, reply_id),
+        chat_id=chat_id, thread_id=chat_qualified(chat_id, topic, reply_id),
+        reply_to=chat_qualified(chat_id, reply_id) if answers else None,
         platform_message_id=f"{chat_id}:{message_id}",
         dedupe_key=str(update["update_id"]), sent_at=float(sent_at), kind=kind,
         attachments=attachments,
         extra={"update_type": update_type, "update_id": update["update_id"],
                "chat_type": _string(chat, "type", f"{where}.chat"),
                "message_id": message_id, "message_thread_id": topic,
+               "is_topic_message": message.get("is_topic_message") is True,
                "reply_to_message_id": reply_id},
     )
 
@@ -286,15 +308,18 @@ def _callback_query(update: dict, platform: str, received_at: float) -> Message 
         message_id = _integer(message, "message_id", f"{where}.message")
         topic = _topic(message, f"{where}.message")
         # A press answers the message that carries the button, as a reply would.
-        thread_id = _thread_id(chat_id, topic, message_id)
+        thread_id = chat_qualified(chat_id, topic, message_id)
+        reply_to = chat_qualified(chat_id, message_id)
         extra.update(chat_type=_string(chat, "type", f"{where}.message.chat"),
-                     message_id=message_id, message_thread_id=topic)
+                     message_id=message_id, message_thread_id=topic,
+                     is_topic_message=message.get("is_topic_message") is True)
     else:
-        chat_id, thread_id = sender_id, None
+        chat_id, thread_id, reply_to = sender_id, None, None
         extra["inline_message_id"] = _string(query, "inline_message_id", where)
     return Message(
         platform=platform, sender_id=sender_id, sender_name=_user_name(user),
         text=_button_label(message, data), chat_id=chat_id, thread_id=thread_id,
+        reply_to=reply_to,
         platform_message_id=query_id, dedupe_key=str(update["update_id"]),
         sent_at=float(received_at), kind="action", action_id=(data or game)[:_MAX_ID],
         action_value=data, extra=extra,

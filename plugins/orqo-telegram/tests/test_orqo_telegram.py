@@ -22,6 +22,7 @@ from orqo.testing.signers import telegram_headers
 
 SECRET = "Tg_webhook-secret_0123456789"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
+API = "https://api.telegram.org"  # the default api_base_url
 HEADERS = telegram_headers(SECRET)
 DATE = 1717171717
 
@@ -190,7 +191,7 @@ def test_secrets_of_every_allowed_character_and_length_are_accepted(secret):
     credentials, config = TelegramAdapter.validate_settings(
         {"TELEGRAM_WEBHOOK_SECRET": secret}, {})
     assert credentials == {"TELEGRAM_WEBHOOK_SECRET": secret}
-    assert config == {"allow_unsigned": False}
+    assert config == {"allow_unsigned": False, "api_base_url": API}
 
 
 def test_every_settings_problem_is_reported_at_once():
@@ -205,7 +206,7 @@ def test_every_settings_problem_is_reported_at_once():
 
 def test_allow_unsigned_from_the_command_line_is_a_boolean():
     assert TelegramAdapter.validate_settings({}, {"allow_unsigned": "true"}) == (
-        {}, {"allow_unsigned": True})
+        {}, {"allow_unsigned": True, "api_base_url": API})
 
 
 def test_cli_refuses_an_app_without_a_secret_unless_unsigned_is_allowed(make_app):
@@ -224,9 +225,9 @@ def test_cli_refuses_an_app_without_a_secret_unless_unsigned_is_allowed(make_app
     assert listed.exit_code == 0 and SECRET not in listed.output
     apps = {entry["name"]: entry for entry in json.loads(listed.output)}
     assert set(apps) == {"Dev bot", "Prod bot"}
-    assert apps["Dev bot"]["config"] == {"allow_unsigned": True}
+    assert apps["Dev bot"]["config"] == {"allow_unsigned": True, "api_base_url": API}
     assert apps["Dev bot"]["credentials_set"] == []
-    assert apps["Prod bot"]["config"] == {"allow_unsigned": False}
+    assert apps["Prod bot"]["config"] == {"allow_unsigned": False, "api_base_url": API}
     assert apps["Prod bot"]["credentials_set"] == ["TELEGRAM_WEBHOOK_SECRET"]
 
 
@@ -287,6 +288,51 @@ def test_a_reply_is_threaded_on_the_message_it_answers():
     assert msg.extra["reply_to_message_id"] == 1360
 
 
+def test_a_reply_points_at_the_message_it_answers():
+    question = message(1360, "Soll ich deployen? 🚀", sender=BOT)
+    msg = only(update(message=message(1366, "Ja, bitte!", reply_to_message=question)))
+    assert msg.reply_to == "123456789:1360"
+    assert only(update(message=message(1367, "Und noch etwas"))).reply_to is None
+
+
+def test_a_quote_from_another_chat_is_no_reply():
+    origin = {"type": "channel", "chat": CHANNEL, "message_id": 31, "date": DATE}
+    msg = only(update(message=message(1368, "Stimmt das?", external_reply={
+        "origin": origin, "chat": CHANNEL, "message_id": 31})))
+    assert msg.reply_to is None and msg.thread_id is None
+
+
+TOPIC_CREATED = message(77, None, chat=FORUM, message_thread_id=77, is_topic_message=True,
+                        forum_topic_created={"name": "Login-Probleme", "icon_color": 7322096})
+
+
+def test_the_topic_creation_a_topic_message_hangs_from_is_no_reply():
+    body = update(message=message(90, "Der Login klappt nicht 😕", chat=FORUM,
+                                  message_thread_id=77, is_topic_message=True,
+                                  reply_to_message=TOPIC_CREATED))
+    msg = only(body)
+    assert msg.reply_to is None and msg.thread_id == "-1009876543210:77"
+    assert msg.extra["is_topic_message"] is True and msg.extra["message_thread_id"] == 77
+    assert ptb(body).effective_message.reply_to_message.forum_topic_created.name == (
+        "Login-Probleme")
+
+
+def test_a_reply_inside_a_forum_topic_points_at_the_message_it_answers():
+    replied = message(88, "Welche Version?", chat=FORUM, sender=BOT, message_thread_id=77,
+                      is_topic_message=True)
+    msg = only(update(message=message(91, "2.4.1", chat=FORUM, message_thread_id=77,
+                                      is_topic_message=True, reply_to_message=replied)))
+    assert (msg.reply_to, msg.thread_id) == ("-1009876543210:88", "-1009876543210:77")
+
+
+def test_a_reply_chain_in_a_plain_supergroup_is_not_a_topic():
+    replied = message(4700, "Wer übernimmt?", chat=GROUP, sender=BOT)
+    msg = only(update(message=message(4711, "Ich", chat=GROUP, message_thread_id=4700,
+                                      reply_to_message=replied)))
+    assert msg.reply_to == "-1001234567890:4700"
+    assert msg.extra["is_topic_message"] is False
+
+
 def test_edited_message_is_an_edit_with_its_edit_date():
     original = update(20000, message=message(1365, "Treffen um 10"))
     edited = update(20001, edited_message=message(1365, "Treffen um 11 ⏰", edit_date=DATE + 90))
@@ -306,6 +352,24 @@ def test_channel_post_is_sent_by_the_channel():
     assert str(ptb(body).effective_sender.id) == msg.sender_id
     edit = only(update(10002, edited_channel_post={**post, "edit_date": DATE + 5}))
     assert edit.kind == "edit" and edit.sent_at == DATE + 5
+
+
+def test_an_older_channel_post_without_sender_chat_is_sent_by_the_channel(tg):
+    post = message(30, "Wartungsfenster heute 22 Uhr 🔧", chat=CHANNEL, sender=None)
+    body = update(channel_post=post)
+    msg = only(body)
+    assert (msg.sender_id, msg.sender_name) == ("-1001112223334", "Release Notes 📣")
+    assert (msg.chat_id, msg.kind) == ("-1001112223334", "message")
+    assert str(ptb(body).effective_chat.id) == msg.sender_id
+    edit = only(update(10003, edited_channel_post={**post, "edit_date": DATE + 5}))
+    assert edit.kind == "edit" and edit.sender_id == "-1001112223334"
+    # Delivered, it is routed like any message, not refused as malformed (issue 16).
+    channel_contact = tg.add_contact({tg.app_id: "-1001112223334"}, name="Release Notes")
+    waitbox = tg.open_waitbox(tg.app_id, channel_contact)
+    response = tg.deliver(tg.app_id, body, HEADERS)
+    assert response.status_code == 200
+    assert response.json["messages"] == [{"outcome": "routed", "handler": "waitbox"}]
+    assert tg.waitbox(waitbox)["message"]["sender_id"] == "-1001112223334"
 
 
 def test_anonymous_group_admin_is_the_group_not_the_fake_user():
@@ -413,6 +477,7 @@ def test_callback_query_is_an_action():
     assert (msg.sender_id, msg.chat_id, msg.thread_id) == ("123456789", "123456789",
                                                            "123456789:1370")
     assert msg.platform_message_id == "4382bfdwdsb323b2d9" == msg.extra["callback_query_id"]
+    assert msg.reply_to == "123456789:1370"  # the message that carries the button
     assert msg.dedupe_key == "30000" and msg.sent_at == DATE + 5.0
     assert ptb(body).callback_query.data == msg.action_value
 
@@ -429,13 +494,14 @@ def test_callback_in_a_forum_topic_is_in_the_topic():
                           is_topic_message=True, reply_markup=KEYBOARD)
     msg = only(update(callback_query=callback("reject:run-42", bot_message)))
     assert msg.chat_id == "-1009876543210" and msg.thread_id == "-1009876543210:77"
-    assert msg.text == "❌ Ablehnen"
+    assert msg.text == "❌ Ablehnen" and msg.reply_to == "-1009876543210:95"
+    assert msg.extra["is_topic_message"] is True
 
 
 def test_callback_on_an_inline_message_has_the_presser_as_chat():
     msg = only(update(callback_query={"id": "99", "from": USER, "chat_instance": "-1",
                                       "inline_message_id": "AAAAAJxyz", "data": "vote:yes"}))
-    assert (msg.chat_id, msg.thread_id, msg.text) == ("123456789", None, "")
+    assert (msg.chat_id, msg.thread_id, msg.text, msg.reply_to) == ("123456789", None, "", None)
     assert msg.extra["inline_message_id"] == "AAAAAJxyz"
 
 

@@ -4,6 +4,7 @@ import json
 import requests
 
 SECRET = "prod_Telegram-secret_42"
+API = "https://api.telegram.org"  # the default api_base_url
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
@@ -57,8 +58,8 @@ def test_telegram_on_a_real_server(make_server):
 
     listed = {entry["name"]: entry for entry in server.cli_json("apps", "list", "--json")}
     assert set(listed) == {"Support bot", "Dev bot"}
-    assert listed["Dev bot"]["config"] == {"allow_unsigned": True}
-    assert listed["Support bot"]["config"] == {"allow_unsigned": False}
+    assert listed["Dev bot"]["config"] == {"allow_unsigned": True, "api_base_url": API}
+    assert listed["Support bot"]["config"] == {"allow_unsigned": False, "api_base_url": API}
     events = server.cli_json("events", "list", "--json", "--limit", "100")
     assert [e["outcome"] for e in events] == ["accepted", "rejected_signature",
                                               "rejected_signature", "accepted", "accepted"]
