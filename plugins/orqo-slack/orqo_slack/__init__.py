@@ -32,8 +32,15 @@ Rules implemented, from Slack's documentation:
   :class:`orqo.errors.MalformedDelivery` (400, recorded ``malformed``).
 
 What becomes a message: :mod:`orqo_slack.events` (``event_callback``) and
-:mod:`orqo_slack.interactivity` (``block_actions``). ``SLACK_BOT_TOKEN`` is accepted for
-outbound use; inbound never uses it. Slack's legacy verification ``token`` in bodies is ignored.
+:mod:`orqo_slack.interactivity` (``block_actions``). Slack's legacy verification ``token`` in
+bodies is ignored.
+
+Sending (:mod:`orqo_slack.sending`): an agent's message goes out through ``chat.postMessage``
+at ``api_base_url`` with ``SLACK_BOT_TOKEN`` (inbound never uses the token), in the thread of
+the message it answers; orqo's worker leaves ``send_interval`` (1 s) between two messages to
+one channel, Slack's pace for that method, and texts over 40,000 characters are refused (Slack
+would cut them). A message sent in a thread and a person's answer in it meet on the thread's
+root ``ts``: the send's ``reply_key`` and the answer's ``reply_to``.
 """
 from __future__ import annotations
 
@@ -48,17 +55,23 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import api_base_url
 from orqo.adapters import hmac_secret
 from orqo.adapters import load_json
 from orqo.errors import MalformedDelivery
 from orqo.stages import ChallengeResponse
 from orqo.stages import ParseResult
+from orqo.stages import SendRequest
+from orqo.stages import SendResult
 from orqo.stages import StageRequest
 from orqo.stages import Verdict
 from orqo_slack.events import parse_event_callback
+from orqo_slack.interactivity import parse_interaction
 from orqo_slack.readers import ignored
 from orqo_slack.readers import shown
-from orqo_slack.interactivity import parse_interaction
+from orqo_slack.sending import DEFAULT_API_BASE_URL
+from orqo_slack.sending import MAX_TEXT_LENGTH
+from orqo_slack.sending import send_message
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "SlackAdapter", "SlackConfig",
            "SlackCredentials", "register_adapters", "sign"]
@@ -93,6 +106,8 @@ class SlackConfig(Schema):
     #: The App's bot user id and app id: messages from them are the App's own, never routed.
     bot_user_id = fields.String(load_default=None, allow_none=True, validate=SLACK_ID)
     app_id = fields.String(load_default=None, allow_none=True, validate=SLACK_ID)
+    #: Where the Web API is (tests and staging point it at a local stand-in).
+    api_base_url = api_base_url(DEFAULT_API_BASE_URL)
 
 
 def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
@@ -158,6 +173,9 @@ class SlackAdapter(Adapter):
     # A forged or unreadable request will not improve on a retry (api.slack.com/apis/events-api:
     # x-slack-no-retry on a non-200 stops re-delivery of that event).
     error_headers = {"X-Slack-No-Retry": "1"}
+    # chat.postMessage: "one message per second per channel" (api.slack.com/apis/rate-limits).
+    send_interval = 1.0
+    max_text_length = MAX_TEXT_LENGTH
 
     def verify(self, request: StageRequest) -> Verdict:
         """Check ``X-Slack-Signature`` and the timestamp window (see the module docstring)."""
@@ -230,6 +248,10 @@ class SlackAdapter(Adapter):
                               if isinstance(minute, int) and not isinstance(minute, bool)
                               else {}))
         return ignored(f"envelope type {shown(kind)} is not routed")
+
+    def send(self, request: SendRequest, http) -> SendResult:
+        """Post one message with ``chat.postMessage`` (see :mod:`orqo_slack.sending`)."""
+        return send_message(request, http)
 
 
 @hookimpl

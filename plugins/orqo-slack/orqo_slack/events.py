@@ -16,7 +16,10 @@ Fields: ``chat_id`` is ``channel``; ``thread_id`` is ``thread_ts``; ``platform_m
 and ``sent_at`` come from ``ts``; the sender is ``<team>:<user>`` where the team is the user's
 own workspace (``user_team``, else ``team``, else the envelope's ``team_id``) so one person is
 one sender whichever workspace of a Slack Connect channel or Enterprise Grid the event came
-through; ``files[]`` become attachments.
+through; ``files[]`` become attachments. ``reply_to`` is ``thread_ts`` for a reply in a thread
+(``thread_ts`` set and not the message's own ``ts``): the thread's root, as the ``reply_key``
+of a message orqo sent is (:mod:`orqo_slack.sending`). A message outside a thread (most DM
+answers) or a thread's root answers nothing: None.
 
 Dedupe: a person's message is keyed ``<channel>:<ts>``, which Slack keeps on every retry (as
 it keeps ``event_id``) and which is also the same when one message arrives twice as two
@@ -43,6 +46,7 @@ from orqo_slack.readers import plain
 from orqo_slack.readers import sender_id
 from orqo_slack.readers import shown
 from orqo_slack.readers import text_field
+from orqo_slack.readers import thread_root
 from orqo_slack.readers import ts_field
 
 ROUTED_EVENTS = ("message", "app_mention")
@@ -71,13 +75,15 @@ def parse_event_callback(envelope: dict, config: dict, platform: str) -> ParseRe
         return ignored(f"{event_type} event without a user")
     channel = id_field(event, "channel", "the event", required=True)
     ts = ts_field(event, "ts", "the event", required=True)
+    thread_ts = ts_field(event, "thread_ts", "the event")
     message = Message(
         platform=platform,
         sender_id=sender_id(_team(event, envelope), user),
         sender_name=_display_name(event),
         text=text_field(event, "text", "the event") or "",
         chat_id=channel,
-        thread_id=ts_field(event, "thread_ts", "the event"),
+        thread_id=thread_ts,
+        reply_to=thread_root(thread_ts, ts),
         platform_message_id=ts,
         dedupe_key=f"{channel}:{ts}",
         sent_at=float(ts),
@@ -91,28 +97,36 @@ def _edit(envelope, event, event_id, config, bot_users, platform) -> ParseResult
     """``message_changed`` as kind ``edit``: the new text, from the edited message's author.
 
     ``platform_message_id`` is the edited message's ``ts`` (the same id as the original
-    message), ``sent_at`` is when it was edited, and the dedupe key is the ``event_id``.
+    message), ``sent_at`` is when it was edited, and the dedupe key is the ``event_id``. When
+    the edited ``message`` lacks a field, ``previous_message`` gives it (see :func:`_edited_ts`).
     """
     edited = object_field(event, "message", "the message_changed event", required=True)
     previous = object_field(event, "previous_message", "the message_changed event") or {}
-    not_a_person = _not_a_person(edited, config, bot_users)
-    if not_a_person:
-        return ignored(f"an edit of {not_a_person}")
+    for version in (edited, previous):
+        not_a_person = _not_a_person(version, config, bot_users)
+        if not_a_person:
+            return ignored(f"an edit of {not_a_person}")
     inner_subtype = text_field(edited, "subtype", "the edited message")
     if inner_subtype not in PERSON_SUBTYPES:
         return ignored(f"an edit of a message of subtype {shown(inner_subtype)}")
-    user = id_field(edited, "user", "the edited message")
+    user = (id_field(edited, "user", "the edited message")
+            or id_field(previous, "user", "the previous message"))
     if user is None:
         return ignored("an edit of a message without a user")
     text = text_field(edited, "text", "the edited message") or ""
     if previous and text == (text_field(previous, "text", "the previous message") or ""):
         return ignored("message_changed without a text change (an unfurl or a thread reply)")
     channel = id_field(event, "channel", "the message_changed event", required=True)
-    ts = ts_field(edited, "ts", "the edited message", required=True)
+    ts, ts_from = _edited_ts(event, edited, previous)
+    thread_ts = (ts_field(edited, "thread_ts", "the edited message")
+                 or ts_field(previous, "thread_ts", "the previous message"))
     edited_at = (ts_field(object_field(edited, "edited", "the edited message") or {}, "ts",
                           "the edited message's edited")
                  or ts_field(event, "event_ts", "the message_changed event")
                  or ts_field(event, "ts", "the message_changed event") or ts)
+    extra = _extra(envelope, event, event_id, "message", "message_changed", ts)
+    if ts_from != "message":
+        extra["edited_ts_from"] = ts_from
     message = Message(
         platform=platform,
         kind="edit",
@@ -120,14 +134,34 @@ def _edit(envelope, event, event_id, config, bot_users, platform) -> ParseResult
         sender_name=_display_name(edited),
         text=text,
         chat_id=channel,
-        thread_id=ts_field(edited, "thread_ts", "the edited message"),
+        thread_id=thread_ts,
+        reply_to=thread_root(thread_ts, ts),
         platform_message_id=ts,
         dedupe_key=event_id,
         sent_at=float(edited_at),
         attachments=file_attachments(edited.get("files"), "the edited message"),
-        extra=_extra(envelope, event, event_id, "message", "message_changed", ts),
+        extra=extra,
     )
     return ParseResult(messages=[message])
+
+
+def _edited_ts(event: dict, edited: dict, previous: dict) -> tuple[str, str]:
+    """The edited message's ``ts`` and where it came from: ``message.ts``, else
+    ``previous_message.ts`` (the same message before the edit), else the event's own ``ts``.
+
+    Payloads recorded from Slack carry the edited message's ts as the event's ``ts`` too (the
+    edit's time is ``event_ts``); the example in Slack's reference shows the edit's time
+    there instead, so it is the last resort, and ``extra["edited_ts_from"]`` says it was used.
+    Only an event with none of the three is malformed.
+    """
+    for source, holder, where in (("message", edited, "the edited message"),
+                                  ("previous_message", previous, "the previous message"),
+                                  ("event", event, "the message_changed event")):
+        ts = ts_field(holder, "ts", where)
+        if ts is not None:
+            return ts, source
+    raise MalformedDelivery("the message_changed event has no ts (neither in message, "
+                            "previous_message nor the event)")
 
 
 def _not_a_person(event: dict, config: dict, bot_users: set[str]) -> str | None:

@@ -13,6 +13,9 @@ A ``block_actions`` payload (a button press, a menu choice) becomes one message 
 * sender ``<user.team_id or team.id>:<user.id>`` (the user's own workspace, as for events);
 * chat ``channel.id``, else ``container.channel_id``; thread ``container.thread_ts``, else
   ``message.thread_ts``;
+* ``reply_to``: the press answers the message carrying the button, so it is that message's
+  thread root (the thread above), else the message's own ``ts`` (``container.message_ts``,
+  else ``message.ts``): the ``reply_key`` :mod:`orqo_slack.sending` returned for it;
 * ``platform_message_id`` and ``sent_at`` from ``action_ts``; dedupe key
   ``<trigger_id>:<action_ts>`` (or ``action_ts`` alone). Slack does not retry interactivity,
   and two clicks are two actions with two trigger ids.
@@ -70,6 +73,10 @@ def parse_interaction(payload: dict, platform: str) -> ParseResult:
     trigger_id = id_field(payload, "trigger_id", WHERE)
     value = _value(action)
     label = _label(action)
+    thread_ts = (ts_field(container, "thread_ts", f"{WHERE} container")
+                 or ts_field(message, "thread_ts", f"{WHERE} message"))
+    message_ts = (ts_field(container, "message_ts", f"{WHERE} container")
+                  or ts_field(message, "ts", f"{WHERE} message"))
     routed = Message(
         platform=platform,
         kind="action",
@@ -78,8 +85,10 @@ def parse_interaction(payload: dict, platform: str) -> ParseResult:
         or text_field(user, "username", f"{WHERE} user"),
         text=value or label or "",
         chat_id=chat,
-        thread_id=ts_field(container, "thread_ts", f"{WHERE} container")
-        or ts_field(message, "thread_ts", f"{WHERE} message"),
+        thread_id=thread_ts,
+        # The press answers the message the button is on: the key its send returned is the
+        # root of the thread it went to, or its own ts outside a thread.
+        reply_to=thread_ts or message_ts,
         platform_message_id=action_ts,
         dedupe_key=f"{trigger_id}:{action_ts}" if trigger_id else action_ts,
         sent_at=float(action_ts),
@@ -89,8 +98,7 @@ def parse_interaction(payload: dict, platform: str) -> ParseResult:
             block_id=id_field(action, "block_id", f"{WHERE} action"),
             action_type=text_field(action, "type", f"{WHERE} action"),
             action_label=label,
-            message_ts=ts_field(container, "message_ts", f"{WHERE} container")
-            or ts_field(message, "ts", f"{WHERE} message"),
+            message_ts=message_ts,
             container_type=text_field(container, "type", f"{WHERE} container"),
             team_id=id_field(team, "id", f"{WHERE} team"),
             api_app_id=id_field(payload, "api_app_id", WHERE),

@@ -78,6 +78,13 @@ def sender_id(team: str, user: str) -> str:
     return f"{team}:{user}"
 
 
+def thread_root(thread_ts: str | None, ts: str | None) -> str | None:
+    """The ``reply_to`` of a Slack message: its thread's root ``ts`` when it is a reply in a
+    thread (``thread_ts`` set and not its own ``ts``), else None. A thread root carries its own
+    ts as ``thread_ts``; it answers nothing."""
+    return thread_ts if thread_ts and thread_ts != ts else None
+
+
 def _file_kind(mime_type: str | None, slack_subtype: str | None) -> str:
     # Slack's own recorded clips carry a subtype; a voice memo is "voice", not an audio file.
     if slack_subtype == "slack_audio":

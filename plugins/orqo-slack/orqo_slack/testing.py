@@ -2,7 +2,8 @@
 
 Shapes from api.slack.com/apis/events-api (the ``event_callback`` envelope),
 api.slack.com/events/message, api.slack.com/events/app_mention and
-api.slack.com/reference/interaction-payloads/block-actions-payload, with realistic ids,
+api.slack.com/reference/interaction-payloads/block-actions-payload and
+docs.slack.dev/reference/methods/chat.postMessage (:func:`posted`), with realistic ids,
 non-ASCII text and emoji. Used by this plugin's tests; handy for anything downstream that
 wants a Slack delivery to feed orqo. The ids and secrets here are made up.
 """
@@ -87,6 +88,19 @@ def block_actions(value="approve_run_4711", action_id="approve", label="Freigebe
     }
     payload.update(fields)
     return {key: value for key, value in payload.items() if value is not None}
+
+
+def posted(channel=DM, ts="1717172000.000600", text="Der Bericht ist fertig ✅",
+           thread_ts=None) -> dict:
+    """Slack's answer to a ``chat.postMessage`` that posted (docs.slack.dev's example, with
+    the fields a bot token's post carries)."""
+    message = {"user": BOT_USER, "type": "message", "ts": ts, "bot_id": "B0ORQOBOT",
+               "app_id": APP, "text": text, "team": TEAM, "thread_ts": thread_ts,
+               "bot_profile": {"id": "B0ORQOBOT", "app_id": APP, "name": "orqo",
+                               "deleted": False, "team_id": TEAM},
+               "blocks": rich_text(text)}
+    return {"ok": True, "channel": channel, "ts": ts,
+            "message": {key: value for key, value in message.items() if value is not None}}
 
 
 def form(payload: dict) -> bytes:

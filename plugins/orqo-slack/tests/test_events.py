@@ -1,5 +1,6 @@
 """Events API deliveries: what is routed, how it is normalised, and what is ignored."""
 import dataclasses
+import json
 
 import pytest
 from orqo_slack.testing import APP
@@ -46,6 +47,7 @@ def test_a_dm_is_normalised(direct):
     assert message.text == "Kannst du den Bericht prüfen? 📊 Danke!"
     assert message.chat_id == DM
     assert message.thread_id is None
+    assert message.reply_to is None
     assert message.platform_message_id == "1717171717.000200"
     assert message.sent_at == 1717171717.0002
     assert message.kind == "message"
@@ -77,7 +79,24 @@ def test_a_thread_reply_carries_its_thread(direct):
         channel=CHANNEL, channel_type="channel", ts="1717171900.000400",
         thread_ts="1717171717.000200", parent_user_id=BOT_USER)))))
     assert message.thread_id == "1717171717.000200"
+    assert message.reply_to == "1717171717.000200"
     assert message.platform_message_id == "1717171900.000400"
+
+
+def test_a_threads_root_answers_nothing(direct):
+    # Slack gives a thread's root its own ts as thread_ts.
+    message = only_message(direct.parse(encode(envelope(message_event(
+        channel=CHANNEL, channel_type="channel", thread_ts="1717171717.000200")))))
+    assert (message.thread_id, message.reply_to) == ("1717171717.000200", None)
+
+
+def test_a_reply_also_sent_to_the_channel_answers_its_thread(direct):
+    message = only_message(direct.parse(encode(envelope(message_event(
+        channel=CHANNEL, channel_type="channel", subtype="thread_broadcast",
+        ts="1717171900.000400", thread_ts="1717171717.000200",
+        root={"type": "message", "user": BOT_USER, "ts": "1717171717.000200",
+              "text": "Lauf 4711 ist fertig."})))))
+    assert message.reply_to == "1717171717.000200"
 
 
 def test_an_app_mention_is_routed(direct):
@@ -88,6 +107,7 @@ def test_an_app_mention_is_routed(direct):
     message = only_message(direct.parse(encode(envelope(event, event_id="Ev06MENTION01"))))
     assert message.text.endswith("Lauf 4711? 🤖")
     assert message.thread_id == "1717171717.000200"
+    assert message.reply_to == "1717171717.000200"
     assert message.extra["event_type"] == "app_mention"
 
 
@@ -216,8 +236,10 @@ def test_an_edit_is_routed_as_kind_edit(slack, direct):
     assert message.sender_id == SENDER
     assert message.platform_message_id == "1717171717.000200"
     assert message.thread_id == "1717171000.000100"
+    assert message.reply_to == "1717171000.000100"
     assert message.sent_at == 1717172222.0
     assert message.dedupe_key == "Ev06EDIT0001"
+    assert "edited_ts_from" not in message.extra
 
     original = encode(envelope(message_event()))
     edit = encode(envelope(event, event_id="Ev06EDIT0001"))
@@ -238,3 +260,54 @@ def test_edits_that_are_not_a_person_changing_text_are_ignored(direct, event, re
     result = direct.parse(encode(envelope(event)), config={"bot_user_id": BOT_USER})
     assert result.messages == []
     assert reason in result.reason
+
+
+def _without_ts(event, *holders):
+    event = json.loads(json.dumps(event))
+    for holder in holders:
+        (event[holder] if holder else event).pop("ts")
+    return event
+
+
+def test_an_edit_whose_message_has_no_ts_takes_the_previous_messages(slack, direct):
+    # Issue 16: answered 400 with X-Slack-No-Retry before, so the edit was lost for good.
+    event = _without_ts(message_changed("Kannst du den Bericht bis Montag prüfen?"), "message")
+    message = only_message(direct.parse(encode(envelope(event))))
+    assert (message.kind, message.platform_message_id) == ("edit", "1717171717.000200")
+    assert message.reply_to == "1717171000.000100"
+    assert message.extra["edited_ts_from"] == "previous_message"
+    body = encode(envelope(event))
+    response = slack.deliver(slack.app_id, body, signed(body))
+    assert response.status_code == 200
+    assert response.json["messages"][0]["outcome"] == "routed"
+
+
+def test_an_edit_with_no_ts_in_either_message_takes_the_events_own(direct):
+    event = _without_ts(message_changed("Kannst du den Bericht bis Montag prüfen?"),
+                        "message", "previous_message")
+    event["ts"] = "1717171717.000200"  # as recorded payloads carry it: the edited message's ts
+    message = only_message(direct.parse(encode(envelope(event))))
+    assert message.platform_message_id == "1717171717.000200"
+    assert message.extra["edited_ts_from"] == "event"
+
+
+def test_an_edit_whose_message_has_no_user_takes_the_previous_messages(direct):
+    event = message_changed("Kannst du den Bericht bis Montag prüfen?")
+    del event["message"]["user"]
+    assert only_message(direct.parse(encode(envelope(event)))).sender_id == SENDER
+
+
+def test_an_edit_without_any_ts_is_malformed(slack):
+    event = _without_ts(message_changed("Neu"), "message", "previous_message", None)
+    body = encode(envelope(event))
+    response = slack.deliver(slack.app_id, body, signed(body))
+    assert response.status_code == 400
+    assert "message_changed event has no ts" in response.json["error"]["message"]
+    assert response.headers["X-Slack-No-Retry"] == "1"
+
+
+def test_an_edit_outside_a_thread_answers_nothing(direct):
+    event = message_changed("Kannst du den Bericht bis Montag prüfen?")
+    del event["message"]["thread_ts"]
+    message = only_message(direct.parse(encode(envelope(event))))
+    assert (message.thread_id, message.reply_to) == (None, None)

@@ -49,6 +49,8 @@ def test_a_button_press_is_normalised(direct):
     assert message.sender_name == "ada"
     assert message.chat_id == DM
     assert message.thread_id == "1717171717.000200"
+    # The button's message sits in the thread rooted at 1717171717.000200.
+    assert message.reply_to == "1717171717.000200"
     assert message.platform_message_id == "1717171830.123456"
     assert message.sent_at == 1717171830.123456
     assert message.dedupe_key == (
@@ -148,3 +150,16 @@ def test_other_interactions_are_ignored_with_a_reason(slack, payload, reason):
     assert response.status_code == 200
     assert response.json["messages"] == []
     assert reason in slack.ledger()[0]["reason"]
+
+
+def test_a_press_on_a_message_outside_a_thread_answers_that_message(direct):
+    payload = block_actions()
+    del payload["container"]["thread_ts"], payload["message"]["thread_ts"]
+    message = only_message(direct.parse(form(payload)))
+    assert (message.thread_id, message.reply_to) == (None, "1717171800.000300")
+
+
+def test_without_a_container_the_message_gives_the_reply_pointer(direct):
+    payload = block_actions(container={"type": "message", "channel_id": DM})
+    del payload["message"]["thread_ts"]
+    assert only_message(direct.parse(form(payload))).reply_to == "1717171800.000300"

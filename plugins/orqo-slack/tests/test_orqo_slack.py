@@ -35,7 +35,8 @@ def test_settings_have_defaults():
     credentials, config = orqo_slack.SlackAdapter.validate_settings(
         {"SLACK_SIGNING_SECRET": SECRET}, {})
     assert credentials == {"SLACK_SIGNING_SECRET": SECRET}
-    assert config == {"timestamp_window": 300, "bot_user_id": None, "app_id": None}
+    assert config == {"timestamp_window": 300, "bot_user_id": None, "app_id": None,
+                      "api_base_url": "https://slack.com/api"}
 
 
 @pytest.mark.parametrize("credentials,config,field", [
