@@ -30,261 +30,106 @@ Rules:
   the dedupe key are the message ``id`` (``wamid...``, the same on every redelivery);
   ``sent_at`` is ``timestamp`` (a string of Unix seconds; the receipt time when absent);
   ``sender_name`` is the matching ``contacts[].profile.name``. WhatsApp has no threads:
-  ``thread_id`` is None and the replied-to message (``context.id``) is kept in ``extra``.
+  ``thread_id`` is None. ``reply_to`` is ``context.id``, the wamid of the message quoted or
+  whose button was pressed (for a message orqo sent: its reply key), also kept in
+  ``extra.context``; a forwarded message's ``context`` has no id and answers nothing.
   A message without ``id``, or without both ``from`` and ``from_user_id``, is malformed.
-* Types: ``text``; ``interactive`` ``button_reply``/``list_reply`` and the legacy template
-  ``button`` become ``action`` messages (``action_id`` the button id or payload,
-  ``action_value`` and ``text`` its title); ``nfm_reply`` (a completed WhatsApp Flow) an
-  ``action`` whose value is the Flow's ``response_json``; ``image``, ``video``, ``document``,
-  ``sticker`` and ``audio`` (``voice`` when ``audio.voice`` is true) an attachment whose
-  ``file_id`` is the media id (text: the caption); ``location`` a ``location`` attachment with
-  the coordinates in ``extra``. ``reaction``: ignored unless the App's config sets
-  ``route_reactions`` (then a message whose text is the emoji; a removed reaction is always
-  ignored). Other types (``unsupported``, ``system``, ``order``, ``contacts``...) are skipped;
-  each skipped message is listed in the ledger's ``meta.skipped``, and when nothing is left the
-  delivery's reason says why. A change carrying ``errors[]`` (about the business's number or
-  app, not a message) is recorded with their codes in ``meta.error_codes``.
+* Types (:mod:`orqo_whatsapp.contents`): ``text``; ``interactive``
+  ``button_reply``/``list_reply`` and the legacy template ``button`` become ``action``
+  messages (``action_id`` the button id or payload, ``action_value`` and ``text`` its title);
+  ``nfm_reply`` (a completed WhatsApp Flow) an ``action`` whose value is the Flow's
+  ``response_json``; ``image``, ``video``, ``document``, ``sticker`` and ``audio`` (``voice``
+  when ``audio.voice`` is true) an attachment whose ``file_id`` is the media id (text: the
+  caption); ``location`` a ``location`` attachment whose ``url`` is the RFC 5870 URI
+  ``geo:<latitude>,<longitude>`` (as the Telegram adapter gives), with name and address as
+  the text and everything in ``extra.location``. ``reaction``: ignored unless the App's config
+  sets ``route_reactions`` (then a message whose text is the emoji; a removed reaction is
+  always ignored). ``edit`` (Meta's "Edit messages webhook reference"; sent for WhatsApp
+  Business app numbers, "Coexistence")::
+
+      {"from": "...", "id": "<the edit's wamid>", "timestamp": "...", "type": "edit",
+       "edit": {"original_message_id": "<wamid>",
+                "message": {"context": {"id": "..."}, "type": "image",
+                            "image": {"caption": "...", "mime_type": "...", "id": "..."}}}}
+
+  is kind ``edit`` like Slack's and Telegram's edits: ``platform_message_id`` is
+  ``original_message_id``, the dedupe key the edit's own id (also in
+  ``extra.edit_message_id``), and the edited message (text, or media with a caption) is read
+  like any message. Other types (``unsupported``, ``system``, ``order``, ``contacts``...) are
+  skipped; each skipped message is listed in the ledger's ``meta.skipped``, and when nothing
+  is left the delivery's reason says why.
+* **Error notices** are acknowledged, never malformed, and route nothing. Meta reports errors
+  in ``errors[]`` (``code``, ``title``, ``message``, ``error_data.details``): on a change
+  (about the business's number or app), or on a ``messages[]`` item (an ``unsupported`` type,
+  131051). When WhatsApp Web reconnects, Meta sends a ``messages[]`` item of type
+  ``interactive`` with no ``interactive`` object beside the change's ``errors[]`` 131000
+  "Something went wrong" / "Unsupported webhook payload" (webitel/chat_manager
+  ``bot/facebook/whatsapp.go`` quotes one). So a message item that carries ``errors[]``, or
+  lacks its content object in a change that carries them, is skipped as ``error notice``;
+  every error goes to ``meta.errors`` (code, title, details, and the ``message_id`` it came
+  with) and its code to ``meta.error_codes``, and the delivery's reason lists
+  ``error notification: (#code) title``.
 """
 from __future__ import annotations
 
 from orqo.errors import MalformedDelivery
-from orqo.messages import Attachment
 from orqo.messages import Message
 from orqo.stages import ParseResult
+from orqo_whatsapp.contents import HANDLERS
+from orqo_whatsapp.contents import Skipped
+from orqo_whatsapp.contents import read_context
+from orqo_whatsapp.readers import MAX_ID
+from orqo_whatsapp.readers import error_text
+from orqo_whatsapp.readers import errors
+from orqo_whatsapp.readers import list_field
+from orqo_whatsapp.readers import metadata
+from orqo_whatsapp.readers import names
+from orqo_whatsapp.readers import object_field
+from orqo_whatsapp.readers import sent_at
+from orqo_whatsapp.readers import shown
+from orqo_whatsapp.readers import text_field
 
 OBJECT = "whatsapp_business_account"
-#: Media message types and the attachment kind each becomes.
-MEDIA = {"image": "image", "video": "video", "document": "document", "sticker": "sticker",
-         "audio": "audio", "voice": "voice"}
-MAX_ID = 512  # orqo's limit on ids (orqo.schemas)
 MAX_SKIPPED_IN_META = 50
-
-class Skipped(Exception):
-    """A well-formed message that is not routed; the argument says why."""
+ERROR_NOTICE = "error notice"
 
 
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _object(parent: dict, key: str, where: str, required=False) -> dict | None:
-    value = parent.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, dict):
-        raise MalformedDelivery(f"{where}.{key} must be an object")
-    return value
-
-
-def _list(parent: dict, key: str, where: str) -> list:
-    value = parent.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise MalformedDelivery(f"{where}.{key} must be a list")
-    return value
-
-
-def _string(parent: dict, key: str, where: str, required=False, max_length=None) -> str | None:
-    value = parent.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value):
-        raise MalformedDelivery(f"{where}.{key} must be a non-empty string" if required
-                                else f"{where}.{key} must be a string")
-    if max_length is not None and len(value) > max_length:
-        raise MalformedDelivery(f"{where}.{key} is longer than {max_length} characters")
-    return value
-
-
-def _number(parent: dict, key: str, where: str) -> float:
-    value = parent.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MalformedDelivery(f"{where}.{key} must be a number")
-    return float(value)
-
-
-def _sent_at(raw: dict, where: str, received_at: float) -> float:
-    value = raw.get("timestamp")
-    if value is None:
-        return float(received_at)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
-        return float(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12:
-        return float(value)
-    raise MalformedDelivery(f"{where}.timestamp must be Unix seconds")
-
-
-def _names(value: dict, where: str) -> dict[str, dict]:
-    """``contacts[]`` by wa_id and by business-scoped user id: profile name and username."""
-    found = {}
-    for index, contact in enumerate(_list(value, "contacts", where)):
-        at = f"{where}.contacts[{index}]"
-        if not isinstance(contact, dict):
-            raise MalformedDelivery(f"{at} must be an object")
-        profile = _object(contact, "profile", at) or {}
-        details = {"name": _string(profile, "name", f"{at}.profile"),
-                   "username": _string(profile, "username", f"{at}.profile")}
-        for key in ("wa_id", "user_id"):
-            if _string(contact, key, at):
-                found[contact[key]] = details
-    return found
-
-
-# --- one message's content, by type: each returns the Message fields it fills -------------
-
-def _text(raw, content, where, config):
-    return {"text": _string(content, "body", where, required=True)}
-
-
-def _reply(reply: dict, where: str) -> dict:
-    action_id = _string(reply, "id", where, required=True)
-    title = _string(reply, "title", where)
-    return {"kind": "action", "action_id": action_id, "action_value": title or action_id,
-            "text": title or ""}
-
-
-def _interactive(raw, content, where, config):
-    kind = content.get("type")
-    if kind in ("button_reply", "list_reply"):
-        reply = _object(content, kind, where, required=True)
-        fields = _reply(reply, f"{where}.{kind}")
-        description = _string(reply, "description", f"{where}.{kind}")
-        if description is not None:
-            fields["extra"] = {"description": description}
-        return fields
-    if kind == "nfm_reply":
-        reply = _object(content, kind, where, required=True)
-        at = f"{where}.nfm_reply"
-        return {"kind": "action", "action_id": _string(reply, "name", at) or "flow",
-                "action_value": _string(reply, "response_json", at, required=True),
-                "text": _string(reply, "body", at) or ""}
-    raise Skipped(f"unsupported interactive type {_short(kind)}")
-
-
-def _button(raw, content, where, config):
-    payload = _string(content, "payload", where)
-    text = _string(content, "text", where)
-    if not payload and not text:
-        raise MalformedDelivery(f"{where} has neither payload nor text")
-    return {"kind": "action", "action_id": payload or text, "action_value": text or payload,
-            "text": text or ""}
-
-
-def _media(raw, content, where, config):
-    kind = MEDIA[raw["type"]]
-    if kind == "audio" and content.get("voice") is True:
-        kind = "voice"
-    media_id = _string(content, "id", where, max_length=MAX_ID)
-    url = _string(content, "url", where)
-    if not media_id and not url:
-        raise MalformedDelivery(f"{where} has no media id")
-    attachment = Attachment(kind=kind, file_id=media_id or None, url=url,
-                            mime_type=_string(content, "mime_type", where),
-                            name=_string(content, "filename", where))
-    extra = {}
-    if _string(content, "sha256", where):
-        extra["media_sha256"] = content["sha256"]
-    if content.get("animated") is True:
-        extra["animated"] = True
-    return {"text": _string(content, "caption", where) or "", "attachments": [attachment],
-            "extra": extra}
-
-
-def _location(raw, content, where, config):
-    place = {"latitude": _number(content, "latitude", where),
-             "longitude": _number(content, "longitude", where)}
-    for key in ("name", "address", "url"):
-        if _string(content, key, where) is not None:
-            place[key] = content[key]
-    text = "\n".join(place[key] for key in ("name", "address") if place.get(key))
-    return {"text": text, "attachments": [Attachment(kind="location", url=place.get("url"))],
-            "extra": {"location": place}}
-
-
-def _reaction(raw, content, where, config):
-    reacted_to = _string(content, "message_id", where, required=True)
-    emoji = _string(content, "emoji", where)
-    if not emoji:
-        raise Skipped("reaction removed")
-    if not config.get("route_reactions"):
-        raise Skipped("reaction (route_reactions is off)")
-    return {"text": emoji, "extra": {"reaction": emoji, "reacted_message_id": reacted_to}}
-
-
-HANDLERS = {"text": _text, "interactive": _interactive, "button": _button,
-            "location": _location, "reaction": _reaction,
-            **{name: _media for name in MEDIA}}
-
-
-def _context_extra(raw: dict, where: str) -> dict:
-    context = _object(raw, "context", where)
-    extra = {}
-    if context is not None:
-        at = f"{where}.context"
-        replied = {name: context[key] for key, name in (("id", "message_id"), ("from", "from"))
-                   if _string(context, key, at) is not None}
-        if replied:
-            extra["context"] = replied
-        for flag in ("forwarded", "frequently_forwarded"):
-            if context.get(flag) is True:
-                extra[flag] = True
-    if isinstance(raw.get("referral"), dict):
-        extra["referral"] = raw["referral"]  # the click-to-WhatsApp ad the user came from
-    return extra
-
-
-def _message(raw, where: str, change: dict, platform: str, config: dict,
+def _message(raw: dict, where: str, change: dict, platform: str, config: dict,
              received_at: float) -> Message:
     """One ``messages[]`` item as a Message; raises :class:`Skipped` for types not routed."""
-    if not isinstance(raw, dict):
-        raise MalformedDelivery(f"{where} must be an object")
-    message_id = _string(raw, "id", where, required=True, max_length=MAX_ID)
-    wa_id = _string(raw, "from", where, max_length=MAX_ID)
-    user_id = _string(raw, "from_user_id", where, max_length=MAX_ID)
+    message_id = text_field(raw, "id", where, required=True, max_length=MAX_ID)
+    wa_id = text_field(raw, "from", where, max_length=MAX_ID)
+    user_id = text_field(raw, "from_user_id", where, max_length=MAX_ID)
     if not wa_id and not user_id:
         raise MalformedDelivery(f"{where} has no from (the sender's wa_id)")
     sender = wa_id or user_id
-    sent_at = _sent_at(raw, where, received_at)
-    group_id = _string(raw, "group_id", where, max_length=MAX_ID)
-    message_type = _string(raw, "type", where, required=True)
+    when = sent_at(raw, where, received_at)
+    group_id = text_field(raw, "group_id", where, max_length=MAX_ID)
+    message_type = text_field(raw, "type", where, required=True)
     handler = HANDLERS.get(message_type)
     if handler is None:
-        raise Skipped(f"unsupported message type {_short(message_type)}")
-    content = _object(raw, message_type, where, required=True)
-    fields = handler(raw, content, f"{where}.{message_type}", config)
+        raise Skipped(f"unsupported message type {shown(message_type)}")
+    content = object_field(raw, message_type, where, required=True)
+    context, reply_to = read_context(raw, where)
+    fields = {"text": "", "platform_message_id": message_id, "reply_to": reply_to,
+              **handler(raw, content, f"{where}.{message_type}", config)}
 
     profile = change["names"].get(sender) or change["names"].get(user_id) or {}
-    extra = {"type": message_type, **change["metadata"], **_context_extra(raw, where)}
+    extra = {"type": message_type, **change["metadata"], **context}
     for key, value in (("wa_id", wa_id), ("user_id", user_id), ("group_id", group_id),
                        ("username", profile.get("username"))):
         if value:
             extra[key] = value
     extra.update(fields.pop("extra", {}))
-    message = Message(platform=platform, sender_id=sender, chat_id=group_id or sender,
-                      platform_message_id=message_id, dedupe_key=message_id, sent_at=sent_at,
-                      sender_name=profile.get("name"), thread_id=None, extra=extra,
-                      **{"text": "", **fields})
     # orqo checks the format (and its limits) for every adapter alike: a value past them is
     # the sender's 400.
-    return message
-
-
-def _metadata(value: dict, where: str, entry: dict) -> dict:
-    """The business's phone number and account the change was for, kept in ``extra``."""
-    metadata = _object(value, "metadata", where) or {}
-    found = {}
-    for key in ("phone_number_id", "display_phone_number"):
-        if _string(metadata, key, f"{where}.metadata") is not None:
-            found[key] = metadata[key]
-    if isinstance(entry.get("id"), str):
-        found["business_account_id"] = entry["id"]
-    return found
+    return Message(platform=platform, sender_id=sender, chat_id=group_id or sender,
+                   dedupe_key=message_id, sent_at=when, sender_name=profile.get("name"),
+                   thread_id=None, extra=extra, **fields)
 
 
 class _Outcome:
-    """What a delivery yields: messages, skipped messages, reasons for skipping."""
+    """What a delivery yields: messages, skipped messages, errors, reasons for skipping."""
 
     def __init__(self):
         self.messages, self.skipped, self.reasons, self.errors = [], [], [], []
@@ -294,6 +139,14 @@ class _Outcome:
         if text not in self.reasons:
             self.reasons.append(text)
 
+    def skip(self, raw: dict, reason: str) -> None:
+        self.skipped.append({"id": raw.get("id") if isinstance(raw.get("id"), str) else None,
+                             "reason": reason})
+
+    def error(self, error: dict, message_id=None) -> None:
+        self.errors.append({**error, "message_id": message_id} if message_id else error)
+        self.reason(f"error notification: {error_text(error)}")
+
     def result(self) -> ParseResult:
         meta = {}
         if self.statuses:
@@ -301,7 +154,9 @@ class _Outcome:
         if self.skipped:
             meta["skipped"] = self.skipped[:MAX_SKIPPED_IN_META]
         if self.errors:
-            meta["error_codes"] = self.errors[:MAX_SKIPPED_IN_META]
+            kept = self.errors[:MAX_SKIPPED_IN_META]
+            meta["error_codes"] = [error["code"] for error in kept if "code" in error]
+            meta["errors"] = kept
         reason = "" if self.messages else "; ".join(self.reasons) or "no messages"
         return ParseResult(messages=self.messages, reason=reason, meta=meta)
 
@@ -328,9 +183,9 @@ def parse_notification(document, platform: str, config: dict, received_at: float
             where = f"{entry_where}.changes[{change_index}]"
             if not isinstance(change, dict):
                 raise MalformedDelivery(f"{where} must be an object")
-            value = _object(change, "value", where, required=True)
+            value = object_field(change, "value", where, required=True)
             if change.get("field") != "messages":
-                outcome.reason(f"not a messages change (field {_short(change.get('field'))})")
+                outcome.reason(f"not a messages change (field {shown(change.get('field'))})")
                 continue
             _change(value, f"{where}.value", entry, platform, config, received_at, outcome)
     return outcome.result()
@@ -338,26 +193,39 @@ def parse_notification(document, platform: str, config: dict, received_at: float
 
 def _change(value, where, entry, platform, config, received_at, outcome) -> None:
     """Add one ``messages`` change's messages, statuses and errors to ``outcome``."""
-    statuses = _list(value, "statuses", where)
-    messages = _list(value, "messages", where)
-    errors = _list(value, "errors", where)
+    statuses = list_field(value, "statuses", where)
+    messages = list_field(value, "messages", where)
+    change_errors = errors(value, where)
     if statuses:
         outcome.statuses += len(statuses)
         outcome.reason("status update")
-    if errors:
-        # Errors WhatsApp reports about the business's phone number or app, not about a message.
-        outcome.errors.extend(error["code"] for error in errors if isinstance(error, dict)
-                              and isinstance(error.get("code"), (int, str)))
-        outcome.reason("error notification")
-    if not statuses and not messages and not errors:
+    for error in change_errors:
+        outcome.error(error)
+    if not statuses and not messages and not change_errors:
         outcome.reason("no messages in the change")
-    change = {"names": _names(value, where),
-              "metadata": _metadata(value, where, entry)}
+    change = {"names": names(value, where), "metadata": metadata(value, where, entry)}
     for index, raw in enumerate(messages):
         at = f"{where}.messages[{index}]"
+        if not isinstance(raw, dict):
+            raise MalformedDelivery(f"{at} must be an object")
+        if _is_error_notice(raw, at, change_errors, outcome):
+            continue
         try:
             outcome.messages.append(_message(raw, at, change, platform, config, received_at))
         except Skipped as skipped:
             outcome.reason(str(skipped))
-            outcome.skipped.append({"id": raw.get("id") if isinstance(raw.get("id"), str)
-                                    else None, "reason": str(skipped)})
+            outcome.skip(raw, str(skipped))
+
+
+def _is_error_notice(raw: dict, where: str, change_errors: list, outcome: _Outcome) -> bool:
+    """Record ``raw`` as an error notice when it is one (see the module docstring)."""
+    own = errors(raw, where)
+    message_type = raw.get("type")
+    has_content = isinstance(message_type, str) and isinstance(raw.get(message_type), dict)
+    if not own and (has_content or not change_errors):
+        return False
+    message_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    for error in own:
+        outcome.error(error, message_id[:MAX_ID] if message_id else None)
+    outcome.skip(raw, ERROR_NOTICE)
+    return True

@@ -40,6 +40,16 @@ def text_message(sender: str, message_id: str, body: str, **fields) -> dict:
     return message(sender, message_id, "text", {"body": body}, **fields)
 
 
+def edit_message(sender: str, message_id: str, original_id: str, edited_type: str,
+                 content: dict, **edited_fields) -> dict:
+    """An ``edit`` item (Meta's "Edit messages webhook reference"): ``message_id`` is the edit's
+    own id, ``original_id`` the edited message's; the edited message is of ``edited_type``
+    with ``content`` (``context`` and the like in ``edited_fields``)."""
+    edited = {"type": edited_type, edited_type: content, **edited_fields}
+    return message(sender, message_id, "edit",
+                   {"original_message_id": original_id, "message": edited})
+
+
 def status(message_id: str, recipient: str, state="delivered") -> dict:
     """A ``statuses[]`` item about a message the business sent."""
     return {"id": message_id, "status": state, "timestamp": TIMESTAMP, "recipient_id": recipient,

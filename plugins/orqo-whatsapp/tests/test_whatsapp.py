@@ -10,6 +10,7 @@ from orqo_whatsapp import SIGNATURE_HEADER
 from orqo_whatsapp import WhatsAppAdapter
 from orqo_whatsapp import sign
 from orqo_whatsapp.testing import contact
+from orqo_whatsapp.testing import edit_message
 from orqo_whatsapp.testing import encode
 from orqo_whatsapp.testing import encode_escaped
 from orqo_whatsapp.testing import message
@@ -269,12 +270,17 @@ def test_several_entries_are_all_read():
     assert result.messages[1].extra["business_account_id"] == "102290129340399"
 
 
-def test_reply_context_goes_to_extra_not_thread():
+def test_a_quoted_reply_points_at_the_message_it_answers():
     question = "wamid.HBgNQUVTSU9OX1FVRVNUSU9OFQIAERgSQkFEMUU1"
     parsed = one(text_message(JUERGEN, WAMID, "Ja, passt!",
                               context={"from": "15550783881", "id": question}))
+    assert parsed.reply_to == question
     assert parsed.thread_id is None
     assert parsed.extra["context"] == {"message_id": question, "from": "15550783881"}
+
+
+def test_a_message_without_context_answers_nothing():
+    assert one(text_message(JUERGEN, WAMID, "Neue Frage")).reply_to is None
 
 
 def test_forwarded_flags_and_ad_referrals_are_kept():
@@ -286,6 +292,7 @@ def test_forwarded_flags_and_ad_referrals_are_kept():
     assert parsed.extra["referral"] == referral
     assert parsed.extra["forwarded"] is True
     assert "context" not in parsed.extra
+    assert parsed.reply_to is None  # a forwarded message's context has no id
 
 
 def test_group_messages_are_in_the_group_chat():
@@ -367,9 +374,7 @@ def test_statuses_next_to_a_message_do_not_hide_it(wa):
 
 
 @pytest.mark.parametrize("item,reason", [
-    (message(JUERGEN, WAMID, "unsupported", errors=[{
-        "code": 131051, "title": "Message type unknown", "message": "Message type unknown",
-        "error_data": {"details": "Message type is currently not supported."}}]),
+    (message(JUERGEN, WAMID, "unsupported", {"type": "poll_update"}),
      "unsupported message type 'unsupported'"),
     (message(JUERGEN, WAMID, "system", {"body": "Jürgen changed their phone number",
                                         "wa_id": "4915199999999",
@@ -421,7 +426,75 @@ def test_error_notifications_are_recorded_with_their_codes(wa):
     response = post(wa, encode(notification(values=[{**value(), "errors": errors}])))
     assert response.status_code == 200
     entry = wa.ledger()[0]
-    assert (entry["reason"], entry["meta"]) == ("error notification", {"error_codes": [131000]})
+    assert entry["reason"] == "error notification: (#131000) Something went wrong"
+    assert entry["meta"] == {"error_codes": [131000], "errors": [{
+        "code": 131000, "title": "Something went wrong",
+        "details": "Unbekannter Fehler – bitte später erneut versuchen"}]}
+
+
+def reconnect_notice(**fields):
+    """What Meta sends when WhatsApp Web reconnects: an ``interactive`` item without its
+    ``interactive`` object, beside the change's errors (quoted in webitel/chat_manager's
+    bot/facebook/whatsapp.go)."""
+    item = {"from": JUERGEN, "id": WAMID, "timestamp": "1685927475", "type": "interactive"}
+    errors = [{"code": 131000, "title": "Something went wrong", "message": "Something went wrong",
+               "error_data": {"details": "Unsupported webhook payload"}}]
+    return {**value([item], [contact(JUERGEN, "Jürgen Müller")]), "errors": errors, **fields}
+
+
+def test_whatsapp_webs_reconnect_notice_is_acknowledged_and_recorded(wa):
+    response = post(wa, encode(notification(values=[reconnect_notice()])))
+    assert response.status_code == 200
+    assert response.json["messages"] == []
+    entry = wa.ledger()[0]
+    assert entry["outcome"] != "malformed"
+    assert entry["reason"] == "error notification: (#131000) Something went wrong"
+    assert entry["meta"] == {
+        "skipped": [{"id": WAMID, "reason": "error notice"}],
+        "error_codes": [131000],
+        "errors": [{"code": 131000, "title": "Something went wrong",
+                    "details": "Unsupported webhook payload"}]}
+
+
+def test_an_item_carrying_its_own_errors_is_an_error_notice_not_malformed(wa):
+    item = {"from": JUERGEN, "id": WAMID, "timestamp": "1685927475", "type": "interactive",
+            "errors": [{"code": 131000, "title": "Unsupported webhook payload"}]}
+    response = post(wa, encode(notification([item])))
+    assert response.status_code == 200
+    entry = wa.ledger()[0]
+    assert entry["reason"] == "error notification: (#131000) Unsupported webhook payload"
+    assert entry["meta"]["errors"] == [{"code": 131000, "title": "Unsupported webhook payload",
+                                        "message_id": WAMID}]
+    assert entry["meta"]["skipped"] == [{"id": WAMID, "reason": "error notice"}]
+
+
+def test_an_unsupported_message_is_recorded_with_its_error(wa):
+    item = message(JUERGEN, WAMID, "unsupported", {"type": "poll_creation"}, errors=[{
+        "code": 131051, "title": "Message type unknown", "message": "Message type unknown",
+        "error_data": {"details": "Message type is currently not supported."}}])
+    response = post(wa, encode(notification([item], [contact(JUERGEN, "Jürgen Müller")])))
+    assert (response.status_code, response.json["messages"]) == (200, [])
+    entry = wa.ledger()[0]
+    assert entry["reason"] == "error notification: (#131051) Message type unknown"
+    assert entry["meta"]["error_codes"] == [131051]
+    assert entry["meta"]["errors"][0]["details"] == "Message type is currently not supported."
+
+
+def test_an_error_notice_does_not_hold_back_the_other_messages(wa):
+    body = encode(notification([
+        {"from": JUERGEN, "id": "wamid.err", "type": "interactive",
+         "errors": [{"code": 131000}]},
+        text_message(JUERGEN, WAMID, "echte Nachricht")]))
+    response = post(wa, body)
+    assert response.json["messages"] == [{"outcome": "routed", "handler": "doorkeeper"}]
+    assert wa.ledger()[0]["meta"]["error_codes"] == [131000]
+
+
+def test_a_message_without_content_and_without_errors_is_still_malformed(wa):
+    item = {"from": JUERGEN, "id": WAMID, "timestamp": "1685927475", "type": "interactive"}
+    response = post(wa, encode(notification([item])))
+    assert response.status_code == 400
+    assert "messages[0].interactive must be an object" in response.json["error"]["message"]
 
 
 # --- interactive replies, buttons, reactions -----------------------------------------------
@@ -534,13 +607,13 @@ def test_a_voice_note_is_routed(wa):
     assert response.json["messages"] == [{"outcome": "routed", "handler": "doorkeeper"}]
 
 
-def test_location_is_an_attachment_with_coordinates_in_extra():
+def test_location_is_a_geo_uri_attachment_with_the_place_in_extra():
     parsed = one(message(JUERGEN, WAMID, "location", {
         "latitude": 50.9413, "longitude": 6.9583, "name": "Kölner Dom",
         "address": "Domkloster 4, 50667 Köln", "url": "https://www.koelner-dom.de"}))
     assert parsed.text == "Kölner Dom\nDomkloster 4, 50667 Köln"
     [attachment] = parsed.attachments
-    assert (attachment.kind, attachment.url) == ("location", "https://www.koelner-dom.de")
+    assert (attachment.kind, attachment.url) == ("location", "geo:50.9413,6.9583")
     assert parsed.extra["location"] == {"latitude": 50.9413, "longitude": 6.9583,
                                         "name": "Kölner Dom",
                                         "address": "Domkloster 4, 50667 Köln",
@@ -550,7 +623,62 @@ def test_location_is_an_attachment_with_coordinates_in_extra():
 def test_a_bare_pin_has_no_text():
     parsed = one(message(JUERGEN, WAMID, "location", {"latitude": -33.8688, "longitude": 151}))
     assert parsed.text == ""
+    assert parsed.attachments[0].url == "geo:-33.8688,151"
     assert parsed.extra["location"] == {"latitude": -33.8688, "longitude": 151.0}
+
+
+# --- edits -------------------------------------------------------------------------------
+
+ORIGINAL = "wamid.HBgNNDkxNTExMjM0NTY3OBUCABIYFE9SSUdJTkFMX01FU1NBR0UA"
+EDIT_ID = "wamid.HBgNNDkxNTExMjM0NTY3OBUCABIYEEVESVRfT0ZfVEhFX01TRwA="
+
+
+def test_an_edited_text_is_an_edit_of_the_original_message():
+    parsed = one(edit_message(JUERGEN, EDIT_ID, ORIGINAL, "text",
+                              {"body": "Lieferung bitte Dienstag, nicht Montag"}))
+    assert parsed.kind == "edit"
+    assert parsed.platform_message_id == ORIGINAL
+    assert parsed.dedupe_key == EDIT_ID
+    assert parsed.text == "Lieferung bitte Dienstag, nicht Montag"
+    assert parsed.sender_id == parsed.chat_id == JUERGEN
+    assert parsed.reply_to is None
+    assert parsed.extra["type"] == "edit"
+    assert parsed.extra["edited_type"] == "text"
+    assert parsed.extra["edit_message_id"] == EDIT_ID
+
+
+def test_an_edited_caption_keeps_its_media_and_reply_context():
+    question = "wamid.HBgNQUVTSU9OX1FVRVNUSU9O"
+    parsed = one(edit_message(JUERGEN, EDIT_ID, ORIGINAL, "image", {
+        "caption": "Das Paket – jetzt richtig fotografiert", "mime_type": "image/jpeg",
+        "sha256": SHA, "id": MEDIA_ID}, context={"id": question}))
+    assert (parsed.kind, parsed.platform_message_id) == ("edit", ORIGINAL)
+    assert parsed.text == "Das Paket – jetzt richtig fotografiert"
+    assert [(a.kind, a.file_id) for a in parsed.attachments] == [("image", MEDIA_ID)]
+    assert parsed.reply_to == question
+    assert parsed.extra["context"] == {"message_id": question}
+
+
+def test_an_edit_is_routed_and_each_edit_is_its_own_delivery(wa):
+    first = encode(notification([text_message(JUERGEN, ORIGINAL, "Montag")]))
+    edit = encode(notification([edit_message(JUERGEN, EDIT_ID, ORIGINAL, "text",
+                                             {"body": "Dienstag"})]))
+    assert post(wa, first).json["messages"] == [{"outcome": "routed", "handler": "doorkeeper"}]
+    assert post(wa, edit).json["messages"] == [{"outcome": "routed", "handler": "doorkeeper"}]
+    assert post(wa, edit).json["messages"][0]["outcome"] == "duplicate"
+    routed = wa.ledger()[1]["messages"][0]
+    assert (routed["kind"], routed["dedupe_key"]) == ("edit", EDIT_ID)
+
+
+def test_an_edit_of_a_type_that_cannot_be_edited_is_skipped(wa):
+    item = edit_message(JUERGEN, EDIT_ID, ORIGINAL, "location", {"latitude": 1, "longitude": 2})
+    response = post(wa, encode(notification([item])))
+    assert (response.status_code, response.json["messages"]) == (200, [])
+    assert wa.ledger()[0]["reason"] == "unsupported edited message type 'location'"
+
+
+def test_a_button_reply_points_at_the_message_that_carried_the_button():
+    assert one(button_reply()).reply_to == "wamid.HBgNQUVTSU9OX1FVRVNUSU9O"
 
 
 # --- malformed bodies ----------------------------------------------------------------------
@@ -633,6 +761,16 @@ MALFORMED = [
      "location.longitude must be a number"),
     (encode(notification([message(JUERGEN, WAMID, "reaction", {"emoji": "👍"})])),
      "reaction.message_id must be a non-empty string"),
+    (encode(notification([message(JUERGEN, WAMID, "edit", {"message": {
+        "type": "text", "text": {"body": "x"}}})])),
+     "edit.original_message_id must be a non-empty string"),
+    (encode(notification([message(JUERGEN, WAMID, "edit", {"original_message_id": ORIGINAL})])),
+     "edit.message must be an object"),
+    (encode(notification([edit_message(JUERGEN, WAMID, ORIGINAL, "text", {"body": ""})])),
+     "edit.message.text.body must be a non-empty string"),
+    (with_item(context={"id": 7}), "messages[0].context.id must be a string"),
+    (with_item(errors={"code": 131000}), "messages[0].errors must be a list"),
+    (with_value(errors=["boom"]), "value.errors[0] must be an object"),
 ]
 
 
