@@ -26,8 +26,8 @@ webhooks reference (developers.facebook.com/docs/whatsapp/cloud-api/webhooks):
   orqo's own body limit (4 MiB by default) must stay above it.
 
 What becomes a message, and how each field is filled, is in :mod:`orqo_whatsapp.notifications`.
-``WHATSAPP_ACCESS_TOKEN`` and ``WHATSAPP_PHONE_NUMBER_ID`` are accepted for outbound use;
-inbound never uses them.
+Agents' messages are sent through the Cloud API by :mod:`orqo_whatsapp.sending`, with
+``WHATSAPP_ACCESS_TOKEN`` and ``WHATSAPP_PHONE_NUMBER_ID``; inbound never uses them.
 """
 from __future__ import annotations
 
@@ -41,12 +41,14 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import api_base_url
 from orqo.adapters import hmac_secret
 from orqo.adapters import load_json
 from orqo.errors import MalformedDelivery
 from orqo.stages import ChallengeResponse
 from orqo.stages import ParseResult
 from orqo.stages import Verdict
+from orqo_whatsapp import sending
 from orqo_whatsapp.notifications import parse_notification
 
 __all__ = ["SIGNATURE_HEADER", "WhatsAppAdapter", "WhatsAppConfig", "WhatsAppCredentials",
@@ -78,6 +80,14 @@ class WhatsAppConfig(Schema):
 
     #: Route emoji reactions as messages (text = the emoji); off: they are ignored.
     route_reactions = fields.Boolean(load_default=False)
+    #: Where the Graph API is: a local stand-in for tests and staging.
+    api_base_url = api_base_url(sending.DEFAULT_API_BASE_URL)
+    #: The Graph API version messages are sent with.
+    api_version = fields.String(load_default=sending.DEFAULT_API_VERSION,
+                                validate=sending.API_VERSION)
+    #: The approved template sent instead when the 24-hour window has closed (error 131047);
+    #: ``None``: such a message fails.
+    window_template = fields.Nested(sending.WindowTemplate, load_default=None, allow_none=True)
 
 
 def sign(app_secret: str, body: bytes) -> str:
@@ -86,12 +96,17 @@ def sign(app_secret: str, body: bytes) -> str:
 
 
 class WhatsAppAdapter(Adapter):
-    """WhatsApp Cloud API webhooks: the GET handshake and signed POST notifications."""
+    """WhatsApp Cloud API: the GET handshake and signed POST notifications in, text messages
+    (or the window template) out."""
 
     platform = "whatsapp"
-    description = "WhatsApp Cloud API webhooks (X-Hub-Signature-256, hub.challenge handshake)"
+    description = ("WhatsApp Cloud API webhooks (X-Hub-Signature-256, hub.challenge handshake) "
+                   "and replies through /<phone-number-id>/messages")
     credentials_schema = WhatsAppCredentials
     config_schema = WhatsAppConfig
+    max_text_length = sending.MAX_TEXT_LENGTH
+    # Meta paces per recipient with error 131056 (retried after its wait), not per chat.
+    send_interval = 0.0
 
     def verify(self, request):
         """Check the GET handshake's verify token, or a POST's body signature."""
@@ -142,7 +157,12 @@ class WhatsAppAdapter(Adapter):
                 raise MalformedDelivery(
                     f"hub.challenge is longer than {MAX_CHALLENGE} characters")
             return ParseResult(challenge=ChallengeResponse(challenge))
-        return parse_notification(load_json(request.body), self.platform, request.config, request.received_at)
+        return parse_notification(load_json(request.body), self.platform, request.config,
+                                  request.received_at)
+
+    def send(self, request, http):
+        """Send an agent's message through the Cloud API (see :mod:`orqo_whatsapp.sending`)."""
+        return sending.send_message(request, http)
 
 
 @hookimpl
