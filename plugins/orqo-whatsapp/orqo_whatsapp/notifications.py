@@ -44,8 +44,10 @@ Rules:
   ``geo:<latitude>,<longitude>`` (as the Telegram adapter gives), with name and address as
   the text and everything in ``extra.location``. ``reaction``: ignored unless the App's config
   sets ``route_reactions`` (then a message whose text is the emoji; a removed reaction is
-  always ignored). ``edit`` (Meta's "Edit messages webhook reference"; sent for WhatsApp
-  Business app numbers, "Coexistence")::
+  always ignored). ``edit`` (Meta's "Edit messages webhook reference",
+  developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/
+  messages/edit; sent for WhatsApp Business app numbers, "Coexistence"; in June 2026 Meta
+  noted that edits were for a while delivered as ``unsupported`` messages instead)::
 
       {"from": "...", "id": "<the edit's wamid>", "timestamp": "...", "type": "edit",
        "edit": {"original_message_id": "<wamid>",
