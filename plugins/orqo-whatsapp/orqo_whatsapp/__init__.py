@@ -87,7 +87,8 @@ class WhatsAppConfig(Schema):
                                 validate=sending.API_VERSION)
     #: The approved template sent instead when the 24-hour window has closed (error 131047);
     #: ``None``: such a message fails.
-    window_template = fields.Nested(sending.WindowTemplate, load_default=None, allow_none=True)
+    window_template = sending.TemplateField(sending.WindowTemplate, load_default=None,
+                                            allow_none=True)
 
 
 def sign(app_secret: str, body: bytes) -> str:

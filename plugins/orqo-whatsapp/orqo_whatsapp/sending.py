@@ -48,9 +48,11 @@ quoted in orqo's ``outbound.md`` (pywa ``pywa/errors.py``, Chatwoot, Chat SDK).
 """
 from __future__ import annotations
 
+import json
 import re
 
 from marshmallow import Schema
+from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 
@@ -95,6 +97,22 @@ class WindowTemplate(Schema):
         error="Must be a template language code such as en_US or de."))
     #: Pass the message's text as the template's one body parameter ({{1}}).
     text_parameter = fields.Boolean(load_default=False)
+
+
+class TemplateField(fields.Nested):
+    """``window_template``: a :class:`WindowTemplate` object, or the same object as JSON text
+    (``orqo apps create --config KEY=VALUE`` passes every value as text)."""
+
+    def _deserialize(self, value, attr, data, partial=None, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if len(value) <= 4096 else None
+            except ValueError:
+                value = None
+            if not isinstance(value, dict):
+                raise ValidationError('Must be an object such as {"name": "reply_ready", '
+                                      '"language": "en_US"}, or that object as JSON.')
+        return super()._deserialize(value, attr, data, partial=partial, **kwargs)
 
 
 #: A Graph API version such as ``v25.0``.

@@ -129,7 +129,16 @@ def test_the_defaults_are_the_real_graph_api():
     assert (WhatsAppAdapter.max_text_length, WhatsAppAdapter.send_interval) == (4096, 0)
 
 
+def test_the_window_template_may_be_given_as_json_text_as_the_cli_passes_it():
+    _, config = WhatsAppAdapter.validate_settings(CREDENTIALS, {
+        "window_template": '{"name": "reply_ready", "language": "en_US"}'})
+    assert config["window_template"] == {"name": "reply_ready", "language": "en_US",
+                                         "text_parameter": False}
+
+
 @pytest.mark.parametrize("config", [
+    {"window_template": "reply_ready"}, {"window_template": "[1]"},
+    {"window_template": '{"name": "reply_ready"}'}, {"window_template": 7},
     {"api_version": "25.0"}, {"api_version": "v25"}, {"api_version": "v25.0/../x"},
     {"api_base_url": "ftp://127.0.0.1"}, {"window_template": {"name": "Bad Name!",
                                                               "language": "de"}},
