@@ -69,6 +69,8 @@ class WaitboxOut(Schema):
     reference = fields.String()
     question_id = fields.Integer(allow_none=True, metadata={
         "description": "The outbound message whose answer this waitbox awaits, if any."})
+    reply_key = fields.String(allow_none=True, metadata={
+        "description": "Once that message is sent: the reply_to an answer to it carries."})
     status = fields.String(metadata={"enum": ["waiting", "answered", "expired", "cancelled"]})
     message_id = fields.Integer(allow_none=True)
     message = fields.Nested(RoutedMessageOut, allow_none=True)

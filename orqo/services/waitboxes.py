@@ -95,6 +95,7 @@ def describe_waitbox(waitbox: Waitbox) -> dict:
         "thread_id": waitbox.thread_id,
         "reference": waitbox.reference,
         "question_id": waitbox.question_id,
+        "reply_key": waitbox.reply_key,
         "status": waitbox_status(waitbox),
         "message_id": waitbox.message_id,
         "message": (describe_routed_message(db.session.get(MessageRecord, waitbox.message_id))
