@@ -47,18 +47,23 @@ class RoutedMessageOut(Schema):
     extra = fields.Dict(metadata={"description": "Platform details the adapter kept."})
 
 
-class WaitboxIn(StrictSchema):
+class AwaitReplyIn(StrictSchema):
+    """How long a waitbox waits, and the agent's reference (a message's ``await_reply``)."""
+
+    expires_in = fields.Float(required=True, validate=validate.Range(
+        min=0, min_inclusive=False, max=THIRTY_DAYS),
+        metadata={"description": "Seconds until the waitbox expires."})
+    reference = fields.String(load_default="", validate=validate.Length(max=512),
+                              metadata={"description": "The agent's own reference (run, step)."})
+
+
+class WaitboxIn(AwaitReplyIn):
     """Open a waitbox: wait for the next message from a Contact on an App."""
 
     app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     contact_id = fields.Integer(required=True, strict=True)
     thread_id = fields.String(load_default=None, allow_none=True,
                               validate=validate.Length(min=1, max=512))
-    expires_in = fields.Float(required=True, validate=validate.Range(
-        min=0, min_inclusive=False, max=THIRTY_DAYS),
-        metadata={"description": "Seconds until the waitbox expires."})
-    reference = fields.String(load_default="", validate=validate.Length(max=512),
-                              metadata={"description": "The agent's own reference (run, step)."})
 
 
 class WaitboxOut(Schema):
@@ -179,16 +184,6 @@ class RunProgressIn(StrictSchema):
     error = fields.String(load_default="", validate=validate.Length(max=10000))
     lease_seconds = fields.Float(load_default=300.0, validate=validate.Range(
         min=0, min_inclusive=False, max=MAX_LEASE_SECONDS))
-
-
-class AwaitReplyIn(StrictSchema):
-    """Open a waitbox bound to the message: its answer takes the waitbox first."""
-
-    expires_in = fields.Float(required=True, validate=validate.Range(
-        min=0, min_inclusive=False, max=THIRTY_DAYS),
-        metadata={"description": "Seconds until the waitbox expires."})
-    reference = fields.String(load_default="", validate=validate.Length(max=512),
-                              metadata={"description": "The agent's own reference (run, step)."})
 
 
 class MessageIn(StrictSchema):
