@@ -32,7 +32,8 @@ contract (``shared/reference/orqo.md``, "Adapters"):
            "platform_message_id": null, ...}
 
   The adapter calls its platform with one pooled session, within :data:`DELIVER_SECONDS`; a
-  platform that cannot be reached gives ``retry`` ("the platform could not be reached"). An
+  platform that cannot be reached gives ``retry`` ("the platform could not be reached:
+  ConnectionError", the exception's type as orqo's worker words it, never its text). An
   adapter that has no send stage answers 501 ``send_not_supported`` (its manifest does not
   list ``send``): no request could ever succeed, which a ``failed`` result would not say.
 
@@ -177,14 +178,14 @@ def _load_send_request(adapter):
 
 def _send(adapter, send_request, session) -> SendResult:
     """The adapter's send stage within :data:`DELIVER_SECONDS`; a platform that could not
-    be reached is a ``retry``."""
+    be reached is a ``retry``, worded as orqo's worker words it."""
     try:
         result = adapter.send(send_request, Http(session, DELIVER_SECONDS))
     except requests.RequestException as exc:
         # The exception's text may hold the platform URL, and some carry a token in the path.
         logger.warning("adapter %r: the platform could not be reached (%s)", adapter.platform,
                        type(exc).__name__)
-        return SendResult.retry("the platform could not be reached")
+        return SendResult.retry(f"the platform could not be reached: {type(exc).__name__}")
     if not isinstance(result, SendResult):
         raise TypeError(f"send returned {type(result).__name__}, not a SendResult")
     return result

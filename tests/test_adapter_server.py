@@ -39,7 +39,7 @@ def test_manifest_declares_the_adapters_credentials_with_maps_to(server):
     assert manifest["schema_version"] == "1.0"
     assert manifest["name"] == "fake"
     assert manifest["description"] == "test adapter"
-    assert manifest["capabilities"] == ["receive"]
+    assert manifest["capabilities"] == ["receive", "send"]
     assert manifest["credentials"] == [{"key": "token", "maps_to": "token", "type": "secret",
                                         "required": True, "label": "token"}]
     assert {"icon", "category", "setup_instructions", "author"} <= set(manifest)

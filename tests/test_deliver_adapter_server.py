@@ -9,10 +9,10 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from orqo import hookimpl
+from orqo.adapters import Adapter
 from orqo.adapter_server import create_adapter_app
 from orqo.schemas import SendResultSchema
 from orqo.stages import SendResult
-from tests.plugins import fake_adapter
 from tests.plugins.fake_adapter import FakeAdapter
 
 REPLY_URL = "https://replies.example/orqo/outbound"
@@ -83,7 +83,7 @@ def test_a_platform_that_cannot_be_reached_is_a_retry(custom, requests_mock, cap
     response = custom.post("/deliver", json=send_json())
     assert response.status_code == 200
     assert response.get_json()["status"] == "retry"
-    assert response.get_json()["reason"] == "the platform could not be reached"
+    assert response.get_json()["reason"] == "the platform could not be reached: ConnectTimeout"
     assert "ConnectTimeout" in caplog.text and "secret-path" not in caplog.text
 
 
@@ -125,13 +125,11 @@ def test_a_bad_send_request_is_4xx_in_the_error_shape(custom, requests_mock, dat
     assert not requests_mock.called
 
 
-def test_an_adapter_without_a_send_stage_answers_501():
-    server = create_adapter_app("fake", load_entrypoints=False,
-                                plugins=[fake_adapter]).test_client()
-    assert server.get("/manifest.json").get_json()["capabilities"] == ["receive"]
-    response = server.post("/deliver", json=send_json(credentials={"token": "t"}, config={}))
-    assert response.status_code == 501
-    assert response.get_json()["error"]["code"] == "send_not_supported"
+class ReceiveOnly(FakeAdapter):
+    """The fake adapter without a send stage."""
+
+    platform = "receive-only"
+    send = Adapter.send
 
 
 class Sender(FakeAdapter):
@@ -149,16 +147,30 @@ class Sender(FakeAdapter):
         return SendResult.sent(f"sent-{request.message_id}", chat_id=request.chat_id)
 
 
-class SenderPlugin:
+class AdaptersPlugin:
     @hookimpl
     def register_adapters(self, register):
+        register(ReceiveOnly)
         register(Sender)
+
+
+def serve(platform: str):
+    return create_adapter_app(platform, load_entrypoints=False,
+                              plugins=[AdaptersPlugin()]).test_client()
 
 
 @pytest.fixture
 def sender():
-    return create_adapter_app("sender", load_entrypoints=False,
-                              plugins=[SenderPlugin()]).test_client()
+    return serve("sender")
+
+
+def test_an_adapter_without_a_send_stage_answers_501(requests_mock):
+    server = serve("receive-only")
+    assert server.get("/manifest.json").get_json()["capabilities"] == ["receive"]
+    response = server.post("/deliver", json=send_json(credentials={"token": "t"}, config={}))
+    assert response.status_code == 501
+    assert response.get_json()["error"]["code"] == "send_not_supported"
+    assert not requests_mock.called
 
 
 def test_any_adapter_that_sends_is_served(sender):
