@@ -31,8 +31,8 @@ URL:
   without it only public addresses (or loopback named as such) are connected to, checked after
   resolution on every connection (:mod:`orqo_remote.addresses`, :mod:`orqo_remote.transport`);
   redirects are never followed (see :mod:`orqo_remote.client`).
-* Changing the URL's origin needs the credentials again
-  (:meth:`RemoteAdapter.credentials_destination`).
+* Changing the URL's origin, or that of a URL in ``adapter_config`` (``api_base_url``,
+  ``reply_url``), needs the credentials again (:meth:`RemoteAdapter.credentials_destination`).
 
 The same contract is served for any installed adapter by ``orqo adapter-serve PLATFORM``.
 """

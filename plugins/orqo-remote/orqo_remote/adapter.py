@@ -146,9 +146,22 @@ class RemoteAdapter(Adapter):
     @classmethod
     def credentials_destination(cls, config: dict) -> str | None:
         """Where the App's credentials are sent: the origin of ``config["url"]``
-        (``scheme://host:port``, lower case, the port explicit). orqo asks for the credentials
-        again when a settings change would send them somewhere else."""
-        return client.destination((config or {}).get("url"))
+        (``scheme://host:port``, lower case, the port explicit), followed by
+        ``key=<origin>`` for each http(s) URL among the top-level values of
+        ``adapter_config``: the remote adapter sends or signs with the credentials there (a
+        platform's ``api_base_url``, a custom App's ``reply_url``). orqo asks for the
+        credentials again when a settings change would send them somewhere else."""
+        config = config or {}
+        where = client.destination(config.get("url"))
+        adapter_config = config.get("adapter_config")
+        onward = sorted(f"{key}={client.destination(value)}"
+                        for key, value in (adapter_config.items()
+                                           if isinstance(adapter_config, dict) else ())
+                        if isinstance(value, str)
+                        and value.strip().lower().startswith(("http://", "https://")))
+        if where is None or not onward:
+            return where
+        return " ".join([where, *onward])
 
     @classmethod
     def validate_settings(cls, credentials: dict, config: dict) -> tuple[dict, dict]:

@@ -259,3 +259,18 @@ def test_adapters_check_sees_a_send_capability_that_changed(service):
     assert report["ready"] is False
     assert report["errors"] == ["The manifest's send capability changed since the App was "
                                 "saved; save the App's settings again."]
+
+
+def test_moving_a_url_of_the_adapter_config_is_another_credentials_destination():
+    def destination(**adapter_config):
+        return RemoteAdapter.credentials_destination({"url": URL,
+                                                      "adapter_config": adapter_config})
+
+    assert destination() == destination(mode="hmac") == "https://custom-adapter.example:443"
+    here = destination(reply_url="https://replies.example/orqo", mode="hmac")
+    assert here == ("https://custom-adapter.example:443 "
+                    "reply_url=https://replies.example:443")
+    assert destination(reply_url="https://replies.example/other") == here
+    assert destination(reply_url="https://elsewhere.example/orqo") != here
+    assert destination(api_base_url="http://127.0.0.1:8081") != destination(
+        api_base_url="http://127.0.0.1:8082")
