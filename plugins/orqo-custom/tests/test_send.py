@@ -215,7 +215,8 @@ def test_a_410_fails_at_once(requests_mock):
 
 
 def test_a_redirect_is_not_followed_and_fails(requests_mock):
-    requests_mock.post(REPLY_URL, status_code=301, headers={"Location": "https://elsewhere.example/"})
+    requests_mock.post(REPLY_URL, status_code=301,
+                       headers={"Location": "https://elsewhere.example/"})
     result = send()
     assert result.status == "failed" and "final URL" in result.reason
     assert len(requests_mock.request_history) == 1
