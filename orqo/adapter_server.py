@@ -4,7 +4,8 @@
 container and be used by another orqo (``--adapter remote``) or by anything that speaks ORQO's
 contract (``shared/reference/orqo.md``, "Adapters"):
 
-* ``GET /manifest.json``: the adapter's name and description, ``capabilities: ["receive"]``
+* ``GET /manifest.json``: the adapter's name and description, ``capabilities``
+  (``["receive", "send"]`` when the adapter implements the send stage, else ``["receive"]``)
   and one credential per field of its ``credentials_schema`` (``key`` and ``maps_to`` are both
   the field name; ``required`` says whether the schema requires it);
 * ``GET /health``: ``{"status": "ready", "version": <installed plugin version>, "adapter"}``;
@@ -12,6 +13,29 @@ contract (``shared/reference/orqo.md``, "Adapters"):
   JSON in, a :class:`~orqo.schemas.VerdictSchema` or :class:`~orqo.schemas.ParseResultSchema`
   JSON out. The credentials and config in the request are validated by the adapter's
   ``validate_settings`` on every call (the service keeps no state).
+* ``POST /deliver``: the send stage. A :class:`orqo.schemas.SendRequestSchema` JSON in (settings
+  validated as above), the adapter's :class:`~orqo.schemas.SendResultSchema` JSON out, HTTP 200
+  whatever became of the message (``sent``, ``retry`` or ``failed``)::
+
+      POST /deliver
+      {"app_id": "Ab3dE5", "adapter": "remote", "message_id": 42, "attempt": 1,
+       "credentials": {"signing_secret": "...", "reply_secret": "whsec_..."},
+       "config": {"reply_url": "https://replies.example/orqo"},
+       "recipient": "ada", "chat_id": "ops-room", "text": "Deploy is done",
+       "in_reply_to": {"platform_message_id": "m-17", "chat_id": "ops-room",
+                       "thread_id": "ops-42", "extra": {}}}
+
+      200 {"status": "sent", "platform_message_id": "rcv-9", "chat_id": "ops-room",
+           "thread_id": "ops-42", "reply_key": "rcv-9", "retry_after": null, "reason": "",
+           "meta": {}}
+      200 {"status": "retry", "retry_after": 7.0, "reason": "the reply URL answered HTTP 429",
+           "platform_message_id": null, ...}
+
+  The adapter calls its platform with one pooled session, within :data:`DELIVER_SECONDS`; a
+  platform that cannot be reached gives ``retry`` ("the platform could not be reached:
+  ConnectionError", the exception's type as orqo's worker words it, never its text). An
+  adapter that has no send stage answers 501 ``send_not_supported`` (its manifest does not
+  list ``send``): no request could ever succeed, which a ``failed`` result would not say.
 
 Errors have orqo's shape ``{"error": {"code", "message", "details"}}``: a body the platform
 could not have meant (``MalformedDelivery``) is 400 ``malformed``; a request that is not JSON is
@@ -26,6 +50,7 @@ import inspect
 import json
 import logging
 
+import requests
 from flask import Flask
 from flask import jsonify
 from flask import request
@@ -33,17 +58,23 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from orqo import __version__
+from orqo import deadlines
+from orqo.adapters import Adapter
 from orqo.errors import MalformedDelivery
 from orqo.errors import UnknownPlatform
 from orqo.errors import error_response
 from orqo.messages import NotAMessage
 from orqo.messages import check_message
+from orqo.outbound import Http
 from orqo.plugins import collect_adapters
 from orqo.plugins import make_plugin_manager
 from orqo.schemas import ParseResultSchema
+from orqo.schemas import SendRequestSchema
+from orqo.schemas import SendResultSchema
 from orqo.schemas import StageRequestSchema
 from orqo.schemas import VerdictSchema
 from orqo.stages import ParseResult
+from orqo.stages import SendResult
 from orqo.stages import Verdict
 
 logger = logging.getLogger(__name__)
@@ -52,6 +83,10 @@ logger = logging.getLogger(__name__)
 MANIFEST_SCHEMA_VERSION = "1.0"
 #: Largest request accepted: a 4 MiB delivery, base64-encoded, with its headers.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+#: Seconds one ``POST /deliver`` may spend calling the platform, in all. Below what orqo's
+#: remote adapter waits by default (``send_timeout``, 10 s), so that the caller gets the
+#: adapter's answer (a ``retry`` for a slow platform) rather than a timeout of its own.
+DELIVER_SECONDS = 8.0
 
 
 class BadStageRequest(Exception):
@@ -60,6 +95,13 @@ class BadStageRequest(Exception):
     def __init__(self, status: int, code: str, message: str, details=None):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def implements_send(adapter) -> bool:
+    """Whether ``adapter`` has a send stage of its own. Whether an App of it can send may
+    still depend on its config (custom needs a ``reply_url``), which the service, holding no
+    App, cannot know."""
+    return type(adapter).send is not Adapter.send
 
 
 def describe_manifest(adapter, version: str, author: str | None) -> dict:
@@ -77,7 +119,7 @@ def describe_manifest(adapter, version: str, author: str | None) -> dict:
         "description": adapter.description,
         "icon": None,
         "category": "messaging",
-        "capabilities": ["receive"],
+        "capabilities": ["receive", "send"] if implements_send(adapter) else ["receive"],
         "credentials": credentials,
         "setup_instructions": inspect.getdoc(type(adapter)) or adapter.description,
         "author": author or "orqo",
@@ -93,26 +135,60 @@ def _plugin_release(pm, plugin_name: str) -> tuple[str, str | None]:
     return str(getattr(plugin, "__version__", None) or __version__), None
 
 
-def _load_stage_request(adapter):
-    """The request's stage data with its settings validated and defaults filled in."""
+def _load_request(schema, what: str):
+    """The request's JSON loaded by ``schema``; 400 when it is not JSON, 422 when it breaks
+    the schema."""
     try:
         data = json.loads(request.get_data())
     except (ValueError, RecursionError):
         raise BadStageRequest(400, "bad_request", "The request body is not valid JSON.") from None
     try:
-        stage_request = StageRequestSchema().load(data)
+        return schema.load(data)
     except ValidationError as exc:
-        raise BadStageRequest(422, "validation_error", "The stage request is not valid.",
+        raise BadStageRequest(422, "validation_error", f"The {what} is not valid.",
                               exc.messages) from None
+
+
+def _validated_settings(adapter, credentials: dict, config: dict) -> tuple[dict, dict]:
+    """The credentials and config validated by the adapter, defaults filled in; else 422."""
     try:
-        credentials, config = adapter.validate_settings(stage_request.credentials,
-                                                        stage_request.config)
+        return adapter.validate_settings(credentials, config)
     except ValidationError as exc:
         raise BadStageRequest(422, "invalid_settings", "The credentials or config are not "
                               f"valid for adapter {adapter.platform!r}.", exc.messages) from None
+
+
+def _load_stage_request(adapter):
+    """The request's stage data with its settings validated and defaults filled in."""
+    stage_request = _load_request(StageRequestSchema(), "stage request")
+    credentials, config = _validated_settings(adapter, stage_request.credentials,
+                                              stage_request.config)
     # Each call is verified with the credentials it carries; the caller retries old ones.
     return dataclasses.replace(stage_request, credentials=credentials, config=config,
                                previous_credentials=[])
+
+
+def _load_send_request(adapter):
+    """The request's send data with its settings validated and defaults filled in."""
+    send_request = _load_request(SendRequestSchema(), "send request")
+    credentials, config = _validated_settings(adapter, send_request.credentials,
+                                              send_request.config)
+    return dataclasses.replace(send_request, credentials=credentials, config=config)
+
+
+def _send(adapter, send_request, session) -> SendResult:
+    """The adapter's send stage within :data:`DELIVER_SECONDS`; a platform that could not
+    be reached is a ``retry``, worded as orqo's worker words it."""
+    try:
+        result = adapter.send(send_request, Http(session, DELIVER_SECONDS))
+    except requests.RequestException as exc:
+        # The exception's text may hold the platform URL, and some carry a token in the path.
+        logger.warning("adapter %r: the platform could not be reached (%s)", adapter.platform,
+                       type(exc).__name__)
+        return SendResult.retry(f"the platform could not be reached: {type(exc).__name__}")
+    if not isinstance(result, SendResult):
+        raise TypeError(f"send returned {type(result).__name__}, not a SendResult")
+    return result
 
 
 def installed_adapters(*, load_entrypoints: bool = True, plugins=()):
@@ -173,6 +249,23 @@ def create_adapter_app(platform: str, *, load_entrypoints: bool = True, plugins=
             return error_response(400, "malformed",
                                   f"the message does not fit orqo's message format: {exc}")
         return jsonify(ParseResultSchema().dump(result))
+
+    # One pooled session for every send, as orqo's worker has (closed with the process).
+    send_session = deadlines.make_session()
+
+    @app.post("/deliver")
+    def deliver():
+        if not implements_send(adapter):
+            return error_response(501, "send_not_supported",
+                                  f"Adapter {platform!r} cannot send messages.")
+        result = _send(adapter, _load_send_request(adapter), send_session)
+        data = SendResultSchema().dump(result)
+        try:
+            SendResultSchema().load(data)  # what the caller will check: fail here, not there
+        except ValidationError as exc:
+            raise TypeError(f"send returned a result outside the contract: {exc.messages}"
+                            ) from None
+        return jsonify(data)
 
     @app.errorhandler(BadStageRequest)
     def _bad_request(exc: BadStageRequest):

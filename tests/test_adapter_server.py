@@ -39,7 +39,7 @@ def test_manifest_declares_the_adapters_credentials_with_maps_to(server):
     assert manifest["schema_version"] == "1.0"
     assert manifest["name"] == "fake"
     assert manifest["description"] == "test adapter"
-    assert manifest["capabilities"] == ["receive"]
+    assert manifest["capabilities"] == ["receive", "send"]
     assert manifest["credentials"] == [{"key": "token", "maps_to": "token", "type": "secret",
                                         "required": True, "label": "token"}]
     assert {"icon", "category", "setup_instructions", "author"} <= set(manifest)
@@ -57,8 +57,9 @@ def test_installed_plugins_are_served_with_their_version_and_a_valid_manifest():
     client = create_adapter_app("custom").test_client()
     assert client.get("/health").get_json()["version"] == version("orqo-custom")
     manifest = orqo_remote.ManifestSchema().load(client.get("/manifest.json").get_json())
-    assert [(c["key"], c["maps_to"]) for c in manifest["credentials"]] == [
-        ("signing_secret", "signing_secret")]
+    assert [(c["key"], c["maps_to"], c["required"]) for c in manifest["credentials"]] == [
+        ("signing_secret", "signing_secret", True), ("reply_secret", "reply_secret", False)]
+    assert manifest["capabilities"] == ["receive", "send"]
 
 
 def test_an_unknown_platform_is_refused():
@@ -169,10 +170,11 @@ def test_a_bad_request_is_4xx_in_the_error_shape_never_5xx(server, path, data, s
 
 
 def test_unknown_paths_methods_and_huge_bodies_get_the_error_shape(server):
-    missing = server.get("/deliver")
+    missing = server.get("/send-message")
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
-    wrong = server.get("/verify-webhook")
-    assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"]
+    for path in ("/verify-webhook", "/deliver"):
+        wrong = server.get(path)
+        assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"]
     huge = server.post("/parse-inbound", data=b"x" * (9 * 1024 * 1024))
     assert huge.status_code == 413 and "error" in huge.get_json()
 

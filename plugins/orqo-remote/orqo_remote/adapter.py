@@ -1,4 +1,4 @@
-"""The ``remote`` adapter: an App's verify and parse stages answered by an HTTP service."""
+"""The ``remote`` adapter: an App's verify, parse and send stages answered by an HTTP service."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,10 +17,15 @@ from orqo.schemas import ParseResultSchema
 from orqo.schemas import StageRequestSchema
 from orqo.schemas import VerdictSchema
 from orqo.stages import ParseResult
+from orqo.stages import SendRequest
+from orqo.stages import SendResult
 from orqo.stages import StageRequest
 from orqo.stages import Verdict
 from orqo_remote import client
+from orqo_remote.deliver import SEND_TIMEOUT
+from orqo_remote.deliver import deliver
 from orqo_remote.client import RemoteAdapterError
+from orqo_remote.client import redact
 from orqo_remote.manifest import HealthSchema
 from orqo_remote.manifest import ManifestSchema
 
@@ -61,6 +66,12 @@ class RemoteConfig(Schema):
     #: The manifest's ``{key: maps_to}``, kept when the App is saved (any value given is replaced).
     credential_map = fields.Dict(keys=fields.String(), values=fields.String(),
                                  load_default=None, allow_none=True)
+    #: Seconds one send (``POST /deliver``) may take in all, within the worker's attempt.
+    send_timeout = fields.Float(load_default=SEND_TIMEOUT, validate=validate.Range(min=0.05,
+                                                                                   max=60))
+    #: The manifest's ``capabilities``, kept when the App is saved (any value given is
+    #: replaced): with ``send`` among them, the App can send.
+    capabilities = fields.List(fields.String(), load_default=None, allow_none=True)
 
 
 class RemoteCredentials(Schema):
@@ -68,14 +79,6 @@ class RemoteCredentials(Schema):
 
     class Meta:
         unknown = INCLUDE
-
-
-def redact(text: str, credentials: dict) -> str:
-    """``text`` from the remote adapter with any of the App's credential values blanked."""
-    for value in credentials.values():
-        if isinstance(value, str) and len(value) >= 4:
-            text = text.replace(value, "[redacted]")
-    return text[:500]
 
 
 def fetch_manifest(session, base_url: str, config: dict) -> dict:
@@ -129,7 +132,8 @@ def credential_errors(manifest: dict, credentials: dict) -> dict:
 
 
 class RemoteAdapter(Adapter):
-    """Verify and parse by POSTing the stage data to an adapter service (ORQO's contract)."""
+    """Verify, parse and send by POSTing the stage data to an adapter service (ORQO's
+    contract)."""
 
     platform = "remote"
     description = "Any adapter served over ORQO's HTTP adapter contract (config url=...)"
@@ -142,15 +146,29 @@ class RemoteAdapter(Adapter):
     @classmethod
     def credentials_destination(cls, config: dict) -> str | None:
         """Where the App's credentials are sent: the origin of ``config["url"]``
-        (``scheme://host:port``, lower case, the port explicit). orqo asks for the credentials
-        again when a settings change would send them somewhere else."""
-        return client.destination((config or {}).get("url"))
+        (``scheme://host:port``, lower case, the port explicit), followed by
+        ``key=<origin>`` for each http(s) URL among the top-level values of
+        ``adapter_config``: the remote adapter sends or signs with the credentials there (a
+        platform's ``api_base_url``, a custom App's ``reply_url``). orqo asks for the
+        credentials again when a settings change would send them somewhere else."""
+        config = config or {}
+        where = client.destination(config.get("url"))
+        adapter_config = config.get("adapter_config")
+        onward = sorted(f"{key}={client.destination(value)}"
+                        for key, value in (adapter_config.items()
+                                           if isinstance(adapter_config, dict) else ())
+                        if isinstance(value, str)
+                        and value.strip().lower().startswith(("http://", "https://")))
+        if where is None or not onward:
+            return where
+        return " ".join([where, *onward])
 
     @classmethod
     def validate_settings(cls, credentials: dict, config: dict) -> tuple[dict, dict]:
         """Check the URL, fetch and validate the adapter's manifest, check the credentials.
 
-        Keeps the manifest's ``{key: maps_to}`` in ``config["credential_map"]``. Raises
+        Keeps the manifest's ``{key: maps_to}`` in ``config["credential_map"]`` and its
+        ``capabilities`` in ``config["capabilities"]``. Raises
         :class:`marshmallow.ValidationError` keyed ``config`` (the URL or the adapter is not
         usable) or ``credentials`` (missing, unknown or empty).
         """
@@ -171,7 +189,18 @@ class RemoteAdapter(Adapter):
         if errors:
             raise ValidationError({"credentials": errors})
         config["credential_map"] = {c["key"]: c["maps_to"] for c in manifest["credentials"]}
+        config["capabilities"] = list(manifest["capabilities"])
         return dict(credentials), config
+
+    @classmethod
+    def can_send(cls, config: dict) -> bool:
+        """Whether the adapter's manifest listed ``send`` when the App was saved."""
+        return "send" in ((config or {}).get("capabilities") or [])
+
+    def send(self, request: SendRequest, http) -> SendResult:
+        """The remote adapter's send result (``POST /deliver``, :mod:`orqo_remote.deliver`):
+        its failures are ``retry`` (unreachable, 5xx) or ``failed`` (4xx) results."""
+        return deliver(self.session, request, http)
 
     def verify(self, request: StageRequest) -> Verdict:
         """The remote adapter's verdict (``POST /verify-webhook``)."""
@@ -225,6 +254,9 @@ class RemoteAdapter(Adapter):
             current = {c["key"]: c["maps_to"] for c in manifest["credentials"]}
             if current != config.get("credential_map"):
                 report["errors"].append("The manifest's credential names changed since the App "
+                                        "was saved; save the App's settings again.")
+            if ("send" in manifest["capabilities"]) != self.can_send(config):
+                report["errors"].append("The manifest's send capability changed since the App "
                                         "was saved; save the App's settings again.")
         report["ready"] = not report["errors"]
         return report

@@ -36,7 +36,7 @@ from orqo_remote.errors import AddressRefused
 from orqo_remote.errors import RemoteAdapterError
 
 __all__ = ["ALLOWED_HOSTS_KEY", "RemoteAdapterError", "allowed_hosts", "call", "check_url",
-           "decode_json", "destination", "log_detail", "make_session", "unreachable"]
+           "decode_json", "destination", "log_detail", "make_session", "redact", "unreachable"]
 
 #: orqo config key: the hosts remote adapters may be called on (unset: public addresses, or
 #: loopback named as such).
@@ -133,9 +133,10 @@ def call(session: requests.Session, method: str, base_url: str, path: str, *,
     :param limit: the largest body accepted, in bytes.
     :param deadline: on :data:`clock`: resolving, connecting, sending and reading the whole
         answer must be done by then.
-    :raises RemoteAdapterError: on a refused address, a redirect or a body over ``limit``
-        (each saying so), or with the message of :func:`unreachable` for every connection
-        failure and timeout (the cause in its ``detail``).
+    :raises RemoteAdapterError: on a refused address or a redirect (each saying so,
+        ``permanent``), a body over ``limit`` (saying so), or with the message of
+        :func:`unreachable` for every connection failure and timeout (the cause in its
+        ``detail``).
     """
     where = f"remote adapter {base_url}: {method} {path}"
     headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
@@ -150,10 +151,10 @@ def call(session: requests.Session, method: str, base_url: str, path: str, *,
             if 300 <= response.status_code < 400:
                 raise RemoteAdapterError(f"{where} answered a redirect (HTTP "
                                          f"{response.status_code}), which orqo does not follow; "
-                                         "configure the adapter's final URL.")
+                                         "configure the adapter's final URL.", permanent=True)
             return response.status_code, _read(response, limit, deadline, where)
     except AddressRefused as exc:
-        raise RemoteAdapterError(f"{where}: {exc}") from None
+        raise RemoteAdapterError(f"{where}: {exc}", permanent=True) from None
     except (requests.RequestException, HTTPError, OSError) as exc:
         raise RemoteAdapterError(unreachable(where),
                                  detail=f"{type(exc).__name__}: {_cause(exc)}") from None
@@ -181,6 +182,15 @@ def _read(response: requests.Response, limit: int, deadline: float, where: str) 
                                      detail="the answer was still arriving at the deadline")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def redact(text: str, credentials: dict) -> str:
+    """``text`` from the remote adapter with any of the App's credential values blanked, cut
+    to 500 characters."""
+    for value in credentials.values():
+        if isinstance(value, str) and len(value) >= 4:
+            text = text.replace(value, "[redacted]")
+    return text[:500]
 
 
 def decode_json(body: bytes, where: str):

@@ -10,11 +10,14 @@ class RemoteAdapterError(OrqoError):
     The message says why and names the adapter's URL; it never holds a credential or a body.
     ``detail``, when set, is the cause behind a deliberately generic message (e.g.
     ``"ConnectionError: Connection refused"``): for orqo's log and the operator's CLI only.
+    ``permanent`` says that calling again cannot help until the App's settings change (a
+    redirect, a refused address), as opposed to an adapter that was down or slow.
     """
 
-    def __init__(self, message: str, detail: str = ""):
+    def __init__(self, message: str, detail: str = "", permanent: bool = False):
         super().__init__(message)
         self.detail = detail
+        self.permanent = permanent
 
 
 class AddressRefused(RemoteAdapterError):

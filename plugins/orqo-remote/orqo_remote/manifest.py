@@ -9,6 +9,10 @@ Shapes from ORQO's adapter documentation (``shared/reference/orqo.md``):
 * health: ``{"status": "ready", "version": "<build id>", "adapter": "<name>"}``; any status
   other than exactly ``ready`` means not ready, and ``version`` is required.
 
+``capabilities`` must include ``receive`` (orqo's Apps receive webhooks); ``send`` says the
+adapter serves ``POST /deliver`` (an App of it can send). Other capabilities are kept, not
+used.
+
 orqo reads one addition: a credential may say ``"required": false`` (default ``true``). Fields
 orqo does not know are ignored, so adapters may add their own.
 """
@@ -60,7 +64,8 @@ class ManifestSchema(Schema):
     description = fields.String(load_default="")
     icon = fields.String(load_default=None, allow_none=True)
     category = fields.String(load_default=None, allow_none=True)
-    capabilities = fields.List(fields.String(), required=True)
+    capabilities = fields.List(fields.String(validate=validate.Length(min=1, max=50)),
+                               required=True, validate=validate.Length(max=50))
     credentials = fields.List(fields.Nested(ManifestCredentialSchema), required=True)
     # Free-form in ORQO's documentation (text, or steps): shown, never interpreted.
     setup_instructions = fields.Raw(load_default=None, allow_none=True)

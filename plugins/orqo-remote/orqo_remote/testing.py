@@ -1,15 +1,19 @@
-"""Test helpers: a remote adapter on loopback that answers as badly as a test needs.
+"""Test helpers: a remote adapter on loopback that answers as badly as a test needs, and
+orqo's adapter server answering in-process.
 
 :class:`LoopbackAdapter` serves ORQO's adapter contract from a thread on 127.0.0.1 with raw
 sockets, so that a test can make it answer in ways no HTTP library does on purpose: one byte at
 a time (:func:`trickle`), never (:func:`silent`), or by resetting the connection
-(:func:`reset`). Used by the plugin's tests; the fixtures are in its tests' conftest.
+(:func:`reset`). :func:`serve_through` hands a requests-mock's calls to a URL to a WSGI app
+(``orqo.adapter_server``). Used by the plugin's tests; the fixtures are in its tests' conftest.
 """
 import json
+import re
 import socket
 import struct
 import threading
 import time
+from urllib.parse import urlsplit
 
 MANIFEST = {"schema_version": "1.0", "name": "custom", "capabilities": ["receive"],
             "credentials": [{"key": "signing_secret", "maps_to": "signing_secret",
@@ -141,3 +145,21 @@ def answer(data, status="200 OK"):
     return behaviour
 
 
+
+
+def serve_through(mock, base_url: str, wsgi_app) -> None:
+    """Answer every request ``mock`` (a requests-mock mocker) sees to ``base_url`` with
+    ``wsgi_app``'s test client, as a real server would."""
+    from requests_mock import ANY
+
+    client = wsgi_app.test_client()
+
+    def respond(request, context):
+        response = client.open(urlsplit(request.url).path, method=request.method,
+                               data=request.body or b"",
+                               headers={"Content-Type": "application/json"})
+        context.status_code = response.status_code
+        context.headers["Content-Type"] = response.content_type
+        return response.data
+
+    mock.register_uri(ANY, re.compile(re.escape(base_url) + "/"), content=respond)

@@ -3,14 +3,12 @@ orqo's adapter server (in-process: requests-mock hands each call to the server's
 """
 import dataclasses
 import json
-import re
 import time
-from urllib.parse import urlsplit
 
 import orqo_custom
 import orqo_remote
 import pytest
-from requests_mock import ANY
+from orqo_remote.testing import serve_through
 
 from orqo.adapter_server import create_adapter_app
 from orqo.schemas import MessageSchema
@@ -19,21 +17,6 @@ from orqo.testing.conformance import make_stage_request
 from orqo.testing.signers import hmac_headers
 
 ADAPTER_URL = "https://custom-adapter.example"
-
-
-def serve_through(mock, base_url: str, wsgi_app) -> None:
-    """Answer every request to ``base_url`` with ``wsgi_app``, as a real server would."""
-    client = wsgi_app.test_client()
-
-    def respond(request, context):
-        response = client.open(urlsplit(request.url).path, method=request.method,
-                               data=request.body or b"",
-                               headers={"Content-Type": "application/json"})
-        context.status_code = response.status_code
-        context.headers["Content-Type"] = response.content_type
-        return response.data
-
-    mock.register_uri(ANY, re.compile(re.escape(base_url) + "/"), content=respond)
 
 
 class TestRemoteCustomConformance(AdapterConformance):

@@ -159,6 +159,7 @@ def test_creating_an_app_keeps_the_manifests_credential_names(remote):
         "max_response_bytes": 1024 * 1024, "adapter_config": {},
         "credential_map": {"SLACK_SIGNING_SECRET": "signing_secret",
                            "SLACK_BOT_TOKEN": "bot_token"},
+        "send_timeout": 10.0, "capabilities": ["send", "receive"],
     }
 
 

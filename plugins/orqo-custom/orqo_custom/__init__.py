@@ -14,61 +14,68 @@ and thread are is configurable with JSON pointers (sender ``/sender``, text ``/t
   "id.timestamp.body">``, any one of which may match (senders send several while they rotate).
   The secret is ``whsec_<base64 of 24 to 64 random bytes>``. ``webhook-id`` is the dedupe key:
   it stays the same on every retry of one event.
+
+A message may say which message it answers: ``reply_to_pointer`` (``/reply_to`` by default)
+gives its ``reply_to`` (a string or a number), so a sender answering a message orqo sent
+(see below) points at the id it got for it, and the answer reaches the waitbox bound to it.
+
+Sending (:mod:`orqo_custom.reply`): with config ``reply_url`` (an http(s) URL) and the
+credential ``reply_secret`` (a Standard Webhooks ``whsec_`` secret, required with it), agents'
+messages are POSTed there as JSON signed with Standard Webhooks. Without ``reply_url`` the App
+cannot send (:meth:`CustomAdapter.can_send`). Changing the reply URL's origin needs the
+credentials again (:meth:`CustomAdapter.credentials_destination`).
 """
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
-import re
 
 import jsonpointer
 from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import post_load
+from marshmallow import pre_load
 from marshmallow import validate
 from marshmallow import validates
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import BaseUrl
 from orqo.adapters import hmac_secret
 from orqo.adapters import load_json
+from orqo.adapters import url_origin
 from orqo.errors import MalformedDelivery
 from orqo.messages import Attachment
 from orqo.messages import Message
 from orqo.stages import ParseResult
+from orqo.stages import SendRequest
+from orqo.stages import SendResult
 from orqo.stages import Verdict
+from orqo_custom.reply import send_reply
+from orqo_custom.signatures import ALGORITHMS
+from orqo_custom.signatures import UNIX_SECONDS
+from orqo_custom.signatures import WEBHOOK_ID
+from orqo_custom.signatures import sign
+from orqo_custom.signatures import standard_webhooks_key
 
-ALGORITHMS = {"hmac-sha1": hashlib.sha1, "hmac-sha256": hashlib.sha256,
-              "hmac-sha512": hashlib.sha512}
+__all__ = ["CustomAdapter", "CustomConfig", "CustomCredentials", "register_adapters", "sign",
+           "standard_webhooks_key"]
+
 POINTERS = ("sender_pointer", "sender_name_pointer", "text_pointer", "id_pointer",
-            "thread_pointer", "chat_pointer", "sent_at_pointer", "attachments_pointer")
+            "thread_pointer", "chat_pointer", "sent_at_pointer", "attachments_pointer",
+            "reply_to_pointer")
+STANDARD_WEBHOOKS = "standard-webhooks"
+WHSEC_RULE = "a Standard Webhooks secret: whsec_ + base64 of 24 to 64 bytes"
 
 
 class CustomCredentials(Schema):
-    """The App's secret: the key the sender signs with."""
+    """The App's secrets: the key the sender signs with, and the key replies are signed with."""
 
     signing_secret = hmac_secret()
-
-
-STANDARD_WEBHOOKS = "standard-webhooks"
-WEBHOOK_ID = re.compile(r"^[^.\s]{1,256}$")
-# ASCII digits only, and few of them: str.isdigit() takes "²" (which int() refuses) and int()
-# of thousands of digits is refused or slow; 15 digits are more seconds than any clock needs.
-UNIX_SECONDS = re.compile(r"[0-9]{1,15}\Z")
-
-
-def standard_webhooks_key(secret: str) -> bytes | None:
-    """The HMAC key of a ``whsec_`` secret, or None when it is not one (24 to 64 bytes)."""
-    if not secret.startswith("whsec_"):
-        return None
-    try:
-        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return key if 24 <= len(key) <= 64 else None
+    #: Signs what orqo POSTs to ``reply_url``; required when it is set.
+    reply_secret = fields.String(validate=validate.Length(min=1, max=200))
 
 
 class CustomConfig(Schema):
@@ -91,6 +98,18 @@ class CustomConfig(Schema):
     chat_pointer = fields.String(load_default="/chat")
     sent_at_pointer = fields.String(load_default="/sent_at")
     attachments_pointer = fields.String(load_default="/attachments")
+    reply_to_pointer = fields.String(load_default="/reply_to")
+    #: Where agents' messages are POSTed; unset: the App cannot send.
+    reply_url = fields.String(load_default=None, allow_none=True,
+                              validate=[validate.Length(max=2000), BaseUrl()])
+
+    @pre_load
+    def _blank_reply_url_is_none(self, data, **kwargs):
+        # `--config reply_url=` on the command line clears it.
+        if isinstance(data, dict) and isinstance(data.get("reply_url"), str) \
+                and not data["reply_url"].strip():
+            data = {**data, "reply_url": None}
+        return data
 
     @validates(*POINTERS)
     def _valid_pointer(self, value, data_key, **kwargs):
@@ -104,15 +123,6 @@ class CustomConfig(Schema):
         if data["signature_prefix"] is None:
             data["signature_prefix"] = data["signature_algorithm"].removeprefix("hmac-") + "="
         return data
-
-
-def sign(secret: str, body: bytes, algorithm="hmac-sha256", encoding="hex", prefix=None) -> str:
-    """The header value a sender puts on ``body``: ``sha256=<hex>`` with the defaults."""
-    digest = hmac.new(secret.encode("utf-8"), body, ALGORITHMS[algorithm]).digest()
-    text = digest.hex() if encoding == "hex" else base64.b64encode(digest).decode("ascii")
-    if prefix is None:
-        prefix = algorithm.removeprefix("hmac-") + "="
-    return prefix + text
 
 
 def _scalar(document, pointer: str, what: str, required: bool):
@@ -147,13 +157,37 @@ class CustomAdapter(Adapter):
 
     @classmethod
     def validate_settings(cls, credentials, config):
-        """Also check that a Standard Webhooks App's secret is a ``whsec_`` secret."""
+        """Also check that a Standard Webhooks App's secret is a ``whsec_`` secret, and that
+        an App with a ``reply_url`` has a ``reply_secret`` (a ``whsec_`` secret)."""
         credentials, config = super().validate_settings(credentials, config)
+        errors = {}
         if config["mode"] == STANDARD_WEBHOOKS and not standard_webhooks_key(
                 credentials["signing_secret"]):
-            raise ValidationError({"credentials": {"signing_secret": [
-                "Standard Webhooks mode needs a whsec_ secret: base64 of 24 to 64 bytes."]}})
+            errors["signing_secret"] = [f"Standard Webhooks mode needs {WHSEC_RULE}."]
+        reply_secret = credentials.get("reply_secret")
+        if reply_secret is not None and not standard_webhooks_key(reply_secret):
+            errors["reply_secret"] = [f"Must be {WHSEC_RULE}."]
+        elif reply_secret is None and config["reply_url"]:
+            errors["reply_secret"] = ["Required with the config reply_url: replies are signed "
+                                      f"with it ({WHSEC_RULE})."]
+        if errors:
+            raise ValidationError({"credentials": errors})
         return credentials, config
+
+    @classmethod
+    def can_send(cls, config: dict) -> bool:
+        """An App can send when its config has a ``reply_url``."""
+        return bool((config or {}).get("reply_url"))
+
+    @classmethod
+    def credentials_destination(cls, config: dict) -> str | None:
+        """The origin of ``reply_url`` (where signed replies go), None without one."""
+        return url_origin((config or {}).get("reply_url"))
+
+    def send(self, request: SendRequest, http) -> SendResult:
+        """POST the message to ``reply_url``, signed with ``reply_secret``
+        (:func:`orqo_custom.reply.send_reply` says what each answer means)."""
+        return send_reply(request, http)
 
     def verify(self, request):
         if request.config.get("mode") == STANDARD_WEBHOOKS:
@@ -218,6 +252,7 @@ class CustomAdapter(Adapter):
         chat = _scalar(document, config["chat_pointer"], "chat", False)
         name = _scalar(document, config["sender_name_pointer"], "sender name", False)
         sent_at = _scalar(document, config["sent_at_pointer"], "sent_at", False)
+        reply_to = _scalar(document, config["reply_to_pointer"], "reply_to", False)
         if sent_at is not None and not isinstance(sent_at, (int, float)):
             raise MalformedDelivery("sent_at must be Unix seconds")
         try:
@@ -231,6 +266,7 @@ class CustomAdapter(Adapter):
             text="" if text is None else str(text),
             chat_id=sender if chat is None else str(chat),
             thread_id=None if thread is None else str(thread),
+            reply_to=None if reply_to is None else str(reply_to),
             platform_message_id=message_id,
             dedupe_key=webhook_id or message_id,
             sent_at=sent_at,
