@@ -473,6 +473,7 @@ ENDPOINT_SCOPES = {
     "waitboxes.get_waitbox": {"agent"}, "waitboxes.cancel_waitbox": {"agent"},
     "doorkeeper.claim": {"agent"}, "doorkeeper.ack": {"agent"},
     "doorkeeper.get_conversation": {"agent"},
+    "messages.send_message": {"agent"}, "messages.get_message": {"agent"},
     "runs.get_run": {"agent", "trigger"}, "runs.claim_runs": {"agent"},
     "runs.report_progress": {"agent"}, "triggers.api_trigger": {"trigger"},
     **{f"{blueprint}.{view}": set() for blueprint, views in {

@@ -73,7 +73,8 @@ def run_gunicorn(wsgi_app, options: dict) -> None:
 def adapter_serve_command(platform, host, port, workers, threads, certfile, keyfile):
     """Serve the installed adapter PLATFORM over ORQO's HTTP adapter contract.
 
-    Endpoints: GET /manifest.json, GET /health, POST /verify-webhook, POST /parse-inbound.
+    Endpoints: GET /manifest.json, GET /health, POST /verify-webhook, POST /parse-inbound,
+    POST /deliver (when the adapter sends).
     """
     from orqo.adapter_server import create_adapter_app
     from orqo.adapter_server import installed_adapters

@@ -12,6 +12,7 @@ from marshmallow import fields
 from marshmallow import validate
 
 from orqo.adapters import Adapter
+from orqo.adapters import url_origin
 from orqo.errors import MalformedDelivery
 from orqo.schemas import ParseResultSchema
 from orqo.schemas import StageRequestSchema
@@ -152,9 +153,9 @@ class RemoteAdapter(Adapter):
         platform's ``api_base_url``, a custom App's ``reply_url``). orqo asks for the
         credentials again when a settings change would send them somewhere else."""
         config = config or {}
-        where = client.destination(config.get("url"))
+        where = url_origin(config.get("url"))
         adapter_config = config.get("adapter_config")
-        onward = sorted(f"{key}={client.destination(value)}"
+        onward = sorted(f"{key}={url_origin(value)}"
                         for key, value in (adapter_config.items()
                                            if isinstance(adapter_config, dict) else ())
                         if isinstance(value, str)

@@ -36,7 +36,7 @@ from orqo_remote.errors import AddressRefused
 from orqo_remote.errors import RemoteAdapterError
 
 __all__ = ["ALLOWED_HOSTS_KEY", "RemoteAdapterError", "allowed_hosts", "call", "check_url",
-           "decode_json", "destination", "log_detail", "make_session", "redact", "unreachable"]
+           "decode_json", "log_detail", "make_session", "redact", "unreachable"]
 
 #: orqo config key: the hosts remote adapters may be called on (unset: public addresses, or
 #: loopback named as such).
@@ -91,28 +91,6 @@ def check_url(url, allowed: list[str]) -> str:
     if allowed and host not in allowed:
         raise RemoteAdapterError(f"The host {host!r} is not in {ALLOWED_HOSTS_KEY}.")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def destination(url) -> str | None:
-    """Where credentials sent to ``url`` go: its origin, normalised as
-    ``scheme://host:port`` (lower case, the port explicit, IPv6 in brackets).
-
-    None without a URL; the URL's text when it cannot be parsed (so any change of an unusable
-    URL counts as a new destination).
-    """
-    if not isinstance(url, str) or not url.strip():
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
-    except ValueError:
-        return url.strip()
-    host = (parts.hostname or "").rstrip(".")  # hostname is lower-cased already
-    if not host or port is None:
-        return url.strip()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme.lower()}://{host}:{port}"
 
 
 def _cause(exc: BaseException) -> str:
