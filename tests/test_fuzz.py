@@ -491,7 +491,8 @@ ENDPOINT_SCOPES = {
 }
 #: Fuzzed by the tests above, or answering without a token.
 OTHER_ENDPOINTS = {"webhooks.receive", "triggers.hook", "health.healthz", "health.readyz",
-                   "metrics", "api-docs.openapi_json", "static"}
+                   "metrics", "api-docs.openapi_json", "static", "api_docs_page.docs",
+                   "api_docs_page.static"}
 
 
 def api_field_names() -> list[str]:

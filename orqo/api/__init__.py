@@ -6,7 +6,8 @@
 * :mod:`orqo.api.waitboxes`, :mod:`orqo.api.doorkeeper`, :mod:`orqo.api.messages`: the
   agent side;
 * :mod:`orqo.api.triggers`, :mod:`orqo.api.runs`: starting workflow runs, and their queue;
-* :mod:`orqo.api.admin`: the management API.
+* :mod:`orqo.api.admin`: the management API;
+* :mod:`orqo.api.docs_page`: the Swagger UI page at ``/api/v1/docs``.
 """
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ class Blueprint(flask_smorest.Blueprint):
 
 def init_app(app):
     """Configure the OpenAPI document and register the API blueprints."""
+    from orqo.api import docs_page
     from orqo.api import doorkeeper
     from orqo.api import messages
     from orqo.api import runs
@@ -82,3 +84,5 @@ def init_app(app):
 
     for blueprint in (waitboxes.bp, messages.bp, doorkeeper.bp, triggers.bp, runs.bp, *BLUEPRINTS):
         api.register_blueprint(blueprint)
+    # A plain Flask blueprint: the page is not an API operation and not in the document.
+    app.register_blueprint(docs_page.bp)
