@@ -68,10 +68,17 @@ def test_the_vendored_files_are_the_ones_the_readme_names():
     assert (STATIC / "swagger-ui" / "LICENSE").exists()
 
 
-def test_an_unknown_asset_is_a_json_404(client):
-    response = client.get("/api/v1/docs/static/nothing.js")
-    assert response.status_code == 404
-    assert response.get_json()["error"]["code"] == "not_found"
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/api/v1/docs/static/nothing.js", 404),
+    ("GET", "/api/v1/docs/static/..%2fdocs_page.py", 404),
+    ("GET", "/api/v1/docs/static/../../__init__.py", 404),
+    ("GET", "/api/v1/docs/static/swagger-ui", 404),
+    ("POST", "/api/v1/docs", 405),
+])
+def test_anything_else_under_the_page_is_a_json_error(client, method, path, status):
+    response = client.open(path, method=method)
+    assert response.status_code == status
+    assert set(response.get_json()["error"]) == {"code", "message", "details"}
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium")
