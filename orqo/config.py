@@ -276,7 +276,9 @@ def settings_app(test_config=None) -> Flask:
         "orqo",
         instance_path=os.path.abspath(instance_path) if instance_path else None,
         instance_relative_config=True,
-        static_folder=None,  # orqo serves no files: every path is a route or a JSON 404
+        # No app-wide static route: the few files orqo serves (the API docs page's assets)
+        # have routes of their own, and every other path is a route or a JSON 404.
+        static_folder=None,
     )
     load_settings(app.config, test_config)
     return app
