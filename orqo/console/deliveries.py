@@ -53,12 +53,13 @@ def deliveries_page():
     """Deliveries, newest first, filtered by App, outcome and time; the first page follows
     new ones live (console.js polls :func:`delivery_rows`)."""
     given, filters = ledger_filters()
+    apps = apps_service.list_apps()
     cursor = request.args.get("cursor") or None
     result = deliveries_page_of(filters, cursor)
     query = {key: value for key, value in given.items() if value}
     return render_template(
         "console/deliveries.html", deliveries=result["items"], given=given,
-        errors=filters["errors"], outcomes=DELIVERY_OUTCOMES, apps=apps_service.list_apps(),
+        errors=filters["errors"], outcomes=DELIVERY_OUTCOMES, apps=apps, app_names=names(apps),
         live=cursor is None,
         rows_url=url_for("console.delivery_rows", **query),
         older_url=(url_for("console.deliveries_page", cursor=result["next_cursor"], **query)
@@ -70,8 +71,14 @@ def delivery_rows():
     """The first page's table rows alone: what the live refresh swaps in."""
     _given, filters = ledger_filters()
     result = deliveries_page_of(filters, None)
-    response = render_template("console/_delivery_rows.html", deliveries=result["items"])
+    response = render_template("console/_delivery_rows.html", deliveries=result["items"],
+                               app_names=names(apps_service.list_apps()))
     return response, 200, {"X-Orqo-Fragment": "deliveries"}
+
+
+def names(apps) -> dict:
+    """App names by id, to show next to ids."""
+    return {record.id: record.name for record in apps}
 
 
 @bp.route("/deliveries/<int:delivery_id>")
