@@ -46,7 +46,9 @@ def deliver(fake, sender, message_id):
 
 @pytest.mark.parametrize("path", ["/console", "/console/deliveries", "/console/deliveries/1",
                                   "/console/deliveries/rows", "/console/apps",
-                                  "/console/apps/new", "/console/apps/x/delete"])
+                                  "/console/apps/new", "/console/apps/x/delete",
+                                  "/console/contacts", "/console/contacts/1/delete",
+                                  "/console/rejections"])
 def test_no_page_without_a_session(client, path):
     response = client.get(path)
     assert response.status_code == 302
@@ -215,3 +217,37 @@ def test_secret_key_is_kept_in_the_instance_folder(make_app, tmp_path):
     assert first.config["SECRET_KEY"] and first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
     assert make_app(SECRET_KEY="set-by-operator").config["SECRET_KEY"] == "set-by-operator"
+
+
+def test_rejections_are_counted_per_app_and_reason(signed_in, fake):
+    for _ in range(3):
+        fake.deliver(fake.app_id, b"{}", {"X-Fake-Token": "wrong"})
+    page = signed_in.get("/console/rejections?app_id=" + fake.app_id).get_data(as_text=True)
+    [row] = re.findall(r'<tr class="rejection">(.*?)</tr>', page, re.S)
+    assert "rejected_signature" in row and "<td>3</td>" in row
+    other = signed_in.get("/console/rejections?app_id=nope").get_data(as_text=True)
+    assert "No rejections." in other
+
+
+def test_contacts_list_create_and_delete(signed_in, fake):
+    page = signed_in.get("/console/contacts")
+    assert "Ada Lovelace" in page.get_data(as_text=True)
+    created = signed_in.post("/console/contacts", data={
+        "csrf_token": csrf_of(page), "name": "Grace", "app_id": fake.app_id,
+        "sender_id": "grace"})
+    assert created.status_code == 302
+    listed = signed_in.get(f"/console/contacts?app_id={fake.app_id}").get_data(as_text=True)
+    assert "Grace" in listed and "<code>grace</code>" in listed
+    taken = signed_in.post("/console/contacts", data={
+        "csrf_token": csrf_of(page), "name": "Imposter", "app_id": fake.app_id,
+        "sender_id": "grace"})
+    assert taken.status_code == 409 and "already belongs" in taken.get_data(as_text=True)
+    nameless = signed_in.post("/console/contacts", data={"csrf_token": csrf_of(page)})
+    assert nameless.status_code == 422
+    grace = int(re.search(r'data-id="(\d+)">\s*<td>\d+</td>\s*<td>Grace', listed).group(1))
+    confirm = signed_in.get(f"/console/contacts/{grace}/delete")
+    assert "Delete Contact Grace?" in confirm.get_data(as_text=True)
+    deleted = signed_in.post(f"/console/contacts/{grace}/delete",
+                             data={"csrf_token": csrf_of(confirm)})
+    assert deleted.status_code == 302
+    assert "<td>Grace</td>" not in signed_in.get("/console/contacts").get_data(as_text=True)

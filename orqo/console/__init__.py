@@ -60,6 +60,7 @@ def init_app(app) -> None:
     """Serve the console from ``app``: its session cookie, secret key and pages."""
     from orqo.console import apps  # noqa: F401  (routes on bp)
     from orqo.console import deliveries  # noqa: F401
+    from orqo.console import more  # noqa: F401
     from orqo.console.secret import ensure_secret_key
 
     ensure_secret_key(app)

@@ -59,7 +59,7 @@ def new_app():
                 route_to_doorkeeper="route_to_doorkeeper" in request.form)
         except ApiError as exc:
             db.session.rollback()
-            errors, status = flat_errors(exc.details or {"": [exc.message]}), exc.status
+            errors, status = {"": exc.message, **flat_errors(exc.details or {})}, exc.status
         else:
             flash(f"App {record.name!r} created. Its webhook URL: {webhook_url(record)}")
             return redirect(url_for("console.apps_page", _anchor=f"app-{record.id}"))
