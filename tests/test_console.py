@@ -251,3 +251,24 @@ def test_contacts_list_create_and_delete(signed_in, fake):
                              data={"csrf_token": csrf_of(confirm)})
     assert deleted.status_code == 302
     assert "<td>Grace</td>" not in signed_in.get("/console/contacts").get_data(as_text=True)
+
+
+def test_message_pages_inbound_and_outbound_with_attempts(app, signed_in, fake):
+    from orqo.extensions import db
+    from orqo.services.outbound import queue_message
+
+    deliver(fake, "ada", "m1")
+    inbound = fake.ledger()[0]["messages"][0]["id"]
+    found = signed_in.get(f"/console/messages?id={inbound}")
+    assert found.headers["Location"] == f"/console/messages/{inbound}"
+    page = signed_in.get(found.headers["Location"]).get_data(as_text=True)
+    assert "inbound" in page and "routed" in page and "hi" in page
+    with app.app_context():
+        outbound = queue_message(fake.app_id, fake.ada, "on my way", in_reply_to=inbound).id
+        db.session.commit()
+    page = signed_in.get(f"/console/messages/{outbound}").get_data(as_text=True)
+    assert "outbound" in page and "queued" in page and '<dd id="attempts">0</dd>' in page
+    assert "on my way" in page
+    assert signed_in.get("/console/messages?id=abc").status_code == 422
+    assert signed_in.get("/console/messages?id=99999999").status_code == 302
+    assert signed_in.get("/console/messages/99999999").status_code == 404

@@ -1,4 +1,5 @@
-"""The console's other pages: rejection counts, and Contacts (list, create, delete)."""
+"""The console's other pages: rejection counts, Contacts (list, create, delete), and one
+message by id (an outbound one with its attempts)."""
 from __future__ import annotations
 
 from flask import flash
@@ -16,6 +17,7 @@ from orqo.extensions import db
 from orqo.models import Contact
 from orqo.services import apps as apps_service
 from orqo.services import contacts as contacts_service
+from orqo.services import outbound as outbound_service
 from orqo.services import rejections as rejections_service
 
 
@@ -67,3 +69,22 @@ def delete_contact(contact_id):
         flash(f"Contact {contact['name']!r} deleted.")
         return redirect(url_for("console.contacts_page"))
     return render_template("console/contact_delete.html", contact=contact)
+
+
+@bp.route("/messages")
+def find_message():
+    """Look a message up by its id (the API and the agent's answers give it)."""
+    given = request.args.get("id", "").strip()
+    if given.isascii() and given.isdigit() and len(given) <= 18:
+        return redirect(url_for("console.message_page", message_id=int(given)))
+    error = "Give a message id: a number." if given else None
+    return render_template("console/message_find.html", given=given,
+                           error=error), 422 if error else 200
+
+
+@bp.route("/messages/<int:message_id>")
+def message_page(message_id):
+    """One message, either way: an inbound one with its ledger outcome, an outbound one
+    with its send status, attempts and last error."""
+    message = outbound_service.describe_message(outbound_service.find_message(message_id))
+    return render_template("console/message.html", message=message)
