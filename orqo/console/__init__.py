@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import datetime
 from datetime import timedelta
 
 from flask import Blueprint
@@ -20,6 +21,8 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask.sessions import SecureCookieSessionInterface
+from markupsafe import Markup
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from orqo.errors import ApiError
@@ -80,9 +83,6 @@ def csrf_token() -> str:
 
 @bp.app_template_global("csrf_field")
 def _csrf_field():
-    from markupsafe import Markup
-    from markupsafe import escape
-
     return Markup(f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">')
 
 
@@ -182,8 +182,6 @@ def _http_error(exc: HTTPException):
 @bp.app_template_filter("when")
 def _when(value) -> str:
     """A timestamp (ISO text or datetime) as ``YYYY-MM-DD HH:MM:SS UTC``."""
-    from datetime import datetime
-
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return as_utc(value).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
