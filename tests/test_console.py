@@ -48,7 +48,8 @@ def deliver(fake, sender, message_id):
                                   "/console/deliveries/rows", "/console/apps",
                                   "/console/apps/new", "/console/apps/x/delete",
                                   "/console/contacts", "/console/contacts/1/delete",
-                                  "/console/rejections"])
+                                  "/console/rejections", "/console/messages",
+                                  "/console/messages/1", "/console/pushes"])
 def test_no_page_without_a_session(client, path):
     response = client.get(path)
     assert response.status_code == 302
@@ -272,3 +273,36 @@ def test_message_pages_inbound_and_outbound_with_attempts(app, signed_in, fake):
     assert signed_in.get("/console/messages?id=abc").status_code == 422
     assert signed_in.get("/console/messages?id=99999999").status_code == 302
     assert signed_in.get("/console/messages/99999999").status_code == 404
+
+
+def test_pushes_with_attempts_and_retry(make_app):
+    from sqlalchemy import update
+
+    from orqo.extensions import db
+    from orqo.models import PushDelivery
+    from orqo.testing import Harness
+
+    app = make_app(plugins=[fake_adapter], AGENT_PUSH_URL="https://agents.example.test/orqo",
+                   AGENT_PUSH_SECRET="whsec_" + "QUJD" * 11)
+    harness = Harness(app)
+    harness.app_id = harness.add_app("fake", {"token": "t"})
+    harness.headers = {"X-Fake-Token": "t"}
+    harness.add_contact({harness.app_id: "ada"})
+    deliver(harness, "ada", "m1")
+    client = app.test_client()
+    sign_in(client, issue(app)[1])
+    page = client.get("/console/pushes")
+    [row] = re.findall(r'<tr class="push" data-id="(\d+)">(.*?)</tr>', page.get_data(as_text=True),
+                       re.S)
+    assert "pending" in row[1] and "Retry" in row[1]
+    with app.app_context():
+        db.session.execute(update(PushDelivery).values(status="dead", attempts=10,
+                                                       last_error="HTTP 500"))
+        db.session.commit()
+    dead = client.get("/console/pushes?status=dead")
+    assert "HTTP 500" in dead.get_data(as_text=True)
+    retried = client.post(f"/console/pushes/{row[0]}/retry", data={"csrf_token": csrf_of(dead)})
+    assert retried.status_code == 302
+    after = client.get("/console/pushes?status=pending").get_data(as_text=True)
+    assert f'data-id="{row[0]}"' in after and "will be sent again" in after
+    assert "No pushes." in client.get("/console/pushes?status=delivered").get_data(as_text=True)

@@ -1,5 +1,5 @@
-"""The console's other pages: rejection counts, Contacts (list, create, delete), and one
-message by id (an outbound one with its attempts)."""
+"""The console's other pages: rejection counts, Contacts (list, create, delete), one message
+by id (an outbound one with its attempts), and pushes to the agent runtime (with retry)."""
 from __future__ import annotations
 
 from flask import flash
@@ -15,9 +15,11 @@ from orqo.console.deliveries import names
 from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.models import Contact
+from orqo.models.outbox import PUSH_STATUSES
 from orqo.services import apps as apps_service
 from orqo.services import contacts as contacts_service
 from orqo.services import outbound as outbound_service
+from orqo.services import push as push_service
 from orqo.services import rejections as rejections_service
 
 
@@ -88,3 +90,21 @@ def message_page(message_id):
     with its send status, attempts and last error."""
     message = outbound_service.describe_message(outbound_service.find_message(message_id))
     return render_template("console/message.html", message=message)
+
+
+@bp.route("/pushes")
+def pushes_page():
+    """The newest pushes of routed messages to the agent runtime, with their attempts."""
+    status = request.args.get("status", "")
+    status = status if status in PUSH_STATUSES else None
+    pushes = [push_service.describe_push(p) for p in push_service.list_pushes(status, 100)]
+    return render_template("console/pushes.html", pushes=pushes, status=status,
+                           statuses=PUSH_STATUSES)
+
+
+@bp.route("/pushes/<int:push_id>/retry", methods=["POST"])
+def retry_push(push_id):
+    """Send a pending or dead push again soon, with a fresh attempt budget."""
+    push_service.retry(push_id)
+    flash(f"Push {push_id} will be sent again by the worker.")
+    return redirect(url_for("console.pushes_page"))
