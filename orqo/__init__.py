@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     from orqo import api
     from orqo import bodies
     from orqo import cli
+    from orqo import console
     from orqo import errors
     from orqo import health
     from orqo import logs
@@ -93,6 +94,7 @@ def create_app(test_config: dict | None = None, plugins=()) -> Flask:
     health.init_app(app)
     metrics.init_app(app)
     api.init_app(app)
+    console.init_app(app)
     cli.init_app(app)
     run_startup(pm, app)
     return app

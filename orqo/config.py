@@ -100,6 +100,9 @@ DEFAULTS = {
     # "text"; and their level.
     "LOG_FORMAT": "json",
     "LOG_LEVEL": "INFO",
+    # The key that signs the console's session cookies (unset: a random key made once and kept
+    # in the instance folder's secret_key file). Every worker must share it.
+    "SECRET_KEY": None,
 }
 
 
@@ -222,6 +225,7 @@ RULES = {
     "REMOTE_ADAPTER_ALLOWED_HOSTS": Rule("names", optional=True),
     "LOG_FORMAT": Rule("choice", choices=("json", "text")),
     "LOG_LEVEL": Rule("choice", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    "SECRET_KEY": Rule("string", optional=True),
     # Retention (0 keeps rows forever) and how often `orqo worker` prunes.
     "RETENTION_LEDGER_DAYS": INTEGER_AT_LEAST_0,
     "RETENTION_PUSHES_DAYS": INTEGER_AT_LEAST_0,
