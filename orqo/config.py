@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -103,6 +104,9 @@ DEFAULTS = {
     # The key that signs the console's session cookies (unset: a random key made once and kept
     # in the instance folder's secret_key file). Every worker must share it.
     "SECRET_KEY": None,
+    # The scheme, host and port (and path prefix, if any) the platforms and callers reach orqo
+    # at: full URLs (an App's webhook_url, a token URL) are this plus orqo's path.
+    "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
 }
 
 
@@ -140,8 +144,8 @@ class InvalidSetting(ConfigError):
 @dataclass(frozen=True)
 class Rule:
     """What one setting may be: ``kind`` is ``integer``, ``number``, ``boolean``, ``string``,
-    ``choice`` (one of ``choices``, any case) or ``names`` (a list, or a comma-separated
-    string); numbers are at least ``minimum`` or above ``above``, finite, and integers fit
+    ``choice`` (one of ``choices``, any case), ``names`` (a list, or a comma-separated
+    string) or ``url`` (``http://`` or ``https://`` with a host, no query or fragment); numbers are at least ``minimum`` or above ``above``, finite, and integers fit
     in 64 bits (what a database column holds); ``optional`` settings may also be unset
     (``None`` or an empty string)."""
 
@@ -155,7 +159,9 @@ class Rule:
         """What the rule asks for, in words (``an integer ≥ 0``)."""
         text = {"integer": "an integer", "number": "a number", "boolean": "true or false",
                 "string": "a string", "names": "a list of names or a comma-separated string",
-                "choice": "one of " + ", ".join(self.choices)}[self.kind]
+                "choice": "one of " + ", ".join(self.choices),
+                "url": "an http:// or https:// URL with a host and no query or fragment",
+                }[self.kind]
         if self.above is not None:
             text += f" > {self.above:g}"
         elif self.minimum is not None:
@@ -179,10 +185,24 @@ class Rule:
                 isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS)
         if self.kind == "choice":
             return isinstance(value, str) and value.upper() in {c.upper() for c in self.choices}
+        if self.kind == "url":
+            return isinstance(value, str) and is_base_url(value)
         if self.kind == "names":
             return isinstance(value, str) or (
                 isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value))
         return isinstance(value, str) and value != ""
+
+
+def is_base_url(value: str) -> bool:
+    """Whether ``value`` is a URL full paths can be appended to (PUBLIC_BASE_URL)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname)
+            and not parts.query and not parts.fragment and "?" not in value
+            and "#" not in value and not any(c.isspace() for c in value))
 
 
 INTEGER_MAX = 2 ** 63 - 1
@@ -226,6 +246,7 @@ RULES = {
     "LOG_FORMAT": Rule("choice", choices=("json", "text")),
     "LOG_LEVEL": Rule("choice", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
     "SECRET_KEY": Rule("string", optional=True),
+    "PUBLIC_BASE_URL": Rule("url"),
     # Retention (0 keeps rows forever) and how often `orqo worker` prunes.
     "RETENTION_LEDGER_DAYS": INTEGER_AT_LEAST_0,
     "RETENTION_PUSHES_DAYS": INTEGER_AT_LEAST_0,

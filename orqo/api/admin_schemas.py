@@ -44,6 +44,8 @@ class AppOut(Schema):
     name = fields.String()
     adapter = fields.String()
     webhook_path = fields.String()
+    webhook_url = fields.String(metadata={
+        "description": "The full URL to give the platform: PUBLIC_BASE_URL and webhook_path."})
     credentials_set = fields.List(fields.String(), metadata={
         "description": "Which credentials are set; their values are never returned."})
     config = fields.Dict()
@@ -106,6 +108,8 @@ class WebhookTriggerOut(Schema):
     previous_token_valid_until = fields.String(allow_none=True)
     url_path = fields.String(metadata={"description": "Only in the answer that creates or "
                                                       "rotates the token: shown once."})
+    url = fields.String(metadata={"description": "PUBLIC_BASE_URL and url_path, the URL to "
+                                                 "give the caller; shown once, like url_path."})
 
 
 class TriggerPatch(Schema):
@@ -127,6 +131,9 @@ class AppEventTriggerOut(Schema):
     app_id = fields.String()
     filter = fields.Dict()
     enabled = fields.Boolean()
+    warnings = fields.List(fields.String(), metadata={
+        "description": "Why the trigger cannot start runs now (its App routes to Doorkeeper); "
+                       "empty when it can."})
 
 
 class TokenIn(Schema):

@@ -4,6 +4,10 @@ expected failure as one line and exits 1 (:mod:`orqo.cli.errors`).
 """
 from __future__ import annotations
 
+import copy
+import importlib.metadata
+import platform
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -43,8 +47,67 @@ class OrqoAppGroup(ErrorMapping, AppGroup):
     """The app's own command group (``app.cli``, what ``app.test_cli_runner()`` runs)."""
 
 
+def installed_plugins() -> list[tuple[str, str, str]]:
+    """The plugins installed for orqo (entry points of the ``orqo`` group): each one's name,
+    distribution and version, read from the package metadata without creating the app."""
+    found = {(ep.name, ep.dist.name if ep.dist else "?", ep.dist.version if ep.dist else "?")
+             for ep in importlib.metadata.entry_points(group="orqo")}
+    return sorted(found)
+
+
+def print_version(ctx, _param, value):
+    """``--version``: orqo's version, Python's and the installed plugins' (not Flask's)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from orqo import __version__
+
+    lines = [f"orqo {__version__}", f"Python {platform.python_version()}"]
+    plugins = installed_plugins()
+    lines.append("plugins:" if plugins else "plugins: none installed")
+    lines += [f"  {name} {version} ({dist})" for name, dist, version in plugins]
+    click.echo("\n".join(lines))
+    ctx.exit()
+
+
+#: Flask's own commands: listed after orqo's in ``orqo --help``.
+FLASK_COMMANDS = ("run", "shell", "routes")
+#: Flask's options that mean nothing for orqo's commands: they work, but ``--help`` hides
+#: them (``-A/--app``: orqo loads its own app; ``--debug``: for ``orqo run`` only).
+HIDDEN_FLASK_OPTIONS = ("app", "debug")
+
+
 class OrqoGroup(ErrorMapping, FlaskGroup):
-    """The ``orqo`` console script: Flask's group, loading the app with ``create_app()``."""
+    """The ``orqo`` console script: Flask's group, loading the app with ``create_app()``.
+
+    Its ``--version`` is orqo's, and its ``--help`` lists orqo's commands before Flask's."""
+
+    def __init__(self, **extra):
+        version = click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
+                               callback=print_version,
+                               help="Show orqo's version and the installed plugins.")
+        super().__init__(add_version_option=False, params=[version], **extra)
+        self.params = [self._hidden(param) for param in self.params]
+
+    @staticmethod
+    def _hidden(param):
+        if param.name not in HIDDEN_FLASK_OPTIONS:
+            return param
+        param = copy.copy(param)  # Flask's option objects are shared: never change them
+        param.hidden = True
+        return param
+
+    def format_commands(self, ctx, formatter):
+        """Two sections: orqo's commands, then Flask's (``run``, ``shell``, ``routes``)."""
+        names = self.list_commands(ctx)
+        for title, section in (("Commands", [n for n in names if n not in FLASK_COMMANDS]),
+                               ("Flask's commands", [n for n in names if n in FLASK_COMMANDS])):
+            commands = [(name, self.get_command(ctx, name)) for name in section]
+            commands = [(n, c) for n, c in commands if c is not None and not c.hidden]
+            limit = formatter.width - 6 - max((len(n) for n, _ in commands), default=0)
+            rows = [(name, command.get_short_help_str(limit)) for name, command in commands]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
     def list_commands(self, ctx):
         """The commands for ``--help``; an app that cannot load is one line, not a traceback."""

@@ -4,8 +4,13 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from orqo.api.pagination import page
 from orqo.cli.output import echo_json
+from orqo.cli.output import echo_table
+from orqo.cli.output import json_option
+from orqo.cli.output import limit_option
 from orqo.cli.output import pairs
+from orqo.models import Contact
 from orqo.services import apps as app_service
 from orqo.services import contacts as contact_service
 
@@ -27,7 +32,7 @@ def apps_group():
               help="Off: messages no waitbox takes go to the App Event triggers instead.")
 @with_appcontext
 def apps_create_command(name, adapter, credentials, config, route_to_doorkeeper):
-    """Create an App and print it as JSON (with its id and webhook_path)."""
+    """Create an App and print it as JSON, with the webhook_url to give its platform."""
     record = app_service.create_app_record(
         name, adapter, pairs(credentials, "--credential"), pairs(config, "--config"),
         route_to_doorkeeper,
@@ -50,16 +55,70 @@ def apps_rotate_command(app_id, credentials, keep_previous_for):
 
 
 @apps_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @with_appcontext
 def apps_list_command(as_json):
-    """List Apps (credentials are never shown)."""
+    """List Apps, oldest first (credentials are never shown)."""
     described = [app_service.describe_app(record) for record in app_service.list_apps()]
     if as_json:
         echo_json(described)
         return
-    for entry in described:
-        click.echo(f"{entry['id']}  {entry['adapter']:<10} {entry['name']}  {entry['webhook_path']}")
+    echo_table(("id", "adapter", "name", "webhook_url"),
+               [(e["id"], e["adapter"], e["name"], e["webhook_url"]) for e in described])
+
+
+@apps_group.command("show")
+@click.argument("app_id")
+@with_appcontext
+def apps_show_command(app_id):
+    """Print one App as JSON, with the webhook_url to give its platform."""
+    echo_json(app_service.describe_app(app_service.find_app_record(app_id)))
+
+
+@apps_group.command("update")
+@click.argument("app_id")
+@click.option("--name", default=None, help="A new name.")
+@click.option("--credential", "credentials", multiple=True, metavar="KEY=VALUE",
+              help="Replace this credential (repeatable), ending any rotation's grace period; "
+                   "KEY=@file reads the value from a file.")
+@click.option("--config", "config", multiple=True, metavar="KEY=VALUE",
+              help="Change this adapter setting (repeatable); the others keep their value.")
+@click.option("--route-to-doorkeeper/--no-route-to-doorkeeper", default=None,
+              help="On: messages no waitbox takes go to Doorkeeper; off: to the App Event "
+                   "triggers. Unchanged when not given.")
+@with_appcontext
+def apps_update_command(app_id, name, credentials, config, route_to_doorkeeper):
+    """Change an App and print it as JSON; the result is validated like a new App."""
+    changes = {}
+    if name is not None:
+        changes["name"] = name
+    if credentials:
+        changes["credentials"] = pairs(credentials, "--credential")
+    if config:
+        stored = app_service.find_app_record(app_id).config or {}
+        changes["config"] = {**stored, **pairs(config, "--config")}
+    if route_to_doorkeeper is not None:
+        changes["route_to_doorkeeper"] = route_to_doorkeeper
+    if not changes:
+        raise click.UsageError("Nothing to change: give --name, --credential, --config or "
+                               "--[no-]route-to-doorkeeper.")
+    echo_json(app_service.describe_app(app_service.update_app_record(app_id, changes)))
+
+
+@apps_group.command("delete")
+@click.argument("app_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def apps_delete_command(app_id, yes):
+    """Delete an App with its Channels and its ledger (deliveries, messages, waitboxes,
+    conversations): they cannot be recovered. Asks first unless --yes."""
+    record = app_service.find_app_record(app_id)
+    if not yes:
+        click.confirm(f"Delete App {record.id} ({record.name}) and its ledger: every delivery, "
+                      "message, waitbox and conversation recorded for it?", abort=True,
+                      err=True)
+    app_service.delete_app_record(app_id)
+    click.echo(f"Deleted App {app_id}.")
 
 
 @click.group("contacts")
@@ -76,3 +135,62 @@ def contacts_create_command(name, channels):
     """Create a Contact and print it as JSON."""
     contact = contact_service.create_contact(name, pairs(channels, "--channel"))
     echo_json(contact_service.describe_contact(contact))
+
+
+@contacts_group.command("list")
+@click.option("--app", "app_id", default=None, help="Only Contacts with a Channel on this App.")
+@limit_option()
+@click.option("--cursor", default=None, help="Continue after a previous page (its next_cursor).")
+@json_option()
+@with_appcontext
+def contacts_list_command(app_id, limit, cursor, as_json):
+    """List Contacts, newest first, one page at a time (as GET /api/v1/contacts)."""
+    result = page(contact_service.contacts_query(app_id), Contact.id,
+                  {"limit": limit, "cursor": cursor}, contact_service.describe_contact)
+    if as_json:
+        echo_json(result)
+        return
+    echo_table(("id", "name", "channels"), [
+        (c["id"], c["name"], " ".join(f"{ch['app_id']}={ch['sender_id']}" for ch in c["channels"]))
+        for c in result["items"]])
+    if result["next_cursor"]:
+        click.echo(f"more: --cursor {result['next_cursor']}", err=True)
+
+
+@contacts_group.command("show")
+@click.argument("contact_id", type=int)
+@with_appcontext
+def contacts_show_command(contact_id):
+    """Print one Contact with its Channels as JSON."""
+    echo_json(contact_service.describe_contact(contact_service.find_contact(contact_id)))
+
+
+@contacts_group.command("update")
+@click.argument("contact_id", type=int)
+@click.option("--name", default=None, help="A new name.")
+@click.option("--channel", "channels", multiple=True, metavar="APP_ID=SENDER_ID",
+              help="The Contact's Channels (repeatable); given, they replace all its Channels.")
+@click.option("--no-channels", is_flag=True, help="Remove all of the Contact's Channels.")
+@with_appcontext
+def contacts_update_command(contact_id, name, channels, no_channels):
+    """Rename a Contact or replace its Channels, and print it as JSON."""
+    if channels and no_channels:
+        raise click.UsageError("Give --channel or --no-channels, not both.")
+    changes = {}
+    if name is not None:
+        changes["name"] = name
+    if channels or no_channels:
+        changes["channels"] = pairs(channels, "--channel")
+    if not changes:
+        raise click.UsageError("Nothing to change: give --name, --channel or --no-channels.")
+    echo_json(contact_service.describe_contact(
+        contact_service.update_contact(contact_id, changes)))
+
+
+@contacts_group.command("delete")
+@click.argument("contact_id", type=int)
+@with_appcontext
+def contacts_delete_command(contact_id):
+    """Delete a Contact and its Channels; the ledger keeps its history."""
+    contact_service.delete_contact(contact_id)
+    click.echo(f"Deleted Contact {contact_id}.")

@@ -5,6 +5,7 @@ import click
 from flask.cli import with_appcontext
 
 from orqo.cli.output import echo_json
+from orqo.cli.output import json_option
 from orqo.services import tokens as token_service
 
 
@@ -25,8 +26,9 @@ def tokens_create_command(name, scopes):
 
 
 @tokens_group.command("list")
+@json_option("Accepted for symmetry: this listing is always JSON.")
 @with_appcontext
-def tokens_list_command():
+def tokens_list_command(as_json):
     """List tokens as JSON (never their secrets)."""
     echo_json([token_service.describe_token(t) for t in token_service.list_tokens()])
 

@@ -7,6 +7,10 @@ import click
 from flask.cli import with_appcontext
 
 from orqo.cli.output import echo_json
+from orqo.cli.output import echo_table
+from orqo.cli.output import echo_warnings
+from orqo.cli.output import json_option
+from orqo.cli.output import limit_option
 from orqo.services import triggers as trigger_service
 from orqo.services import workflows as workflow_service
 
@@ -27,10 +31,46 @@ def workflows_create_command(name, disabled):
 
 
 @workflows_group.command("list")
+@json_option("Accepted for symmetry: this listing is always JSON.")
 @with_appcontext
-def workflows_list_command():
-    """List workflows as JSON."""
+def workflows_list_command(as_json):
+    """List workflows as JSON, oldest first."""
     echo_json([workflow_service.describe_workflow(w) for w in workflow_service.list_workflows()])
+
+
+@workflows_group.command("show")
+@click.argument("workflow_id", type=int)
+@with_appcontext
+def workflows_show_command(workflow_id):
+    """Print one workflow as JSON."""
+    echo_json(workflow_service.describe_workflow(workflow_service.find_workflow(workflow_id)))
+
+
+@workflows_group.command("update")
+@click.argument("workflow_id", type=int)
+@click.option("--name", required=True, help="The workflow's new name.")
+@with_appcontext
+def workflows_update_command(workflow_id, name):
+    """Rename a workflow and print it (enable and disable change whether it runs)."""
+    echo_json(workflow_service.describe_workflow(
+        workflow_service.update_workflow(workflow_id, {"name": name})))
+
+
+@workflows_group.command("delete")
+@click.argument("workflow_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask, even when runs are in progress.")
+@with_appcontext
+def workflows_delete_command(workflow_id, yes):
+    """Delete a workflow with its triggers and runs. Asks first when a run of it is in progress
+    (queued, claimed or started), unless --yes."""
+    workflow_service.find_workflow(workflow_id)
+    in_progress = workflow_service.runs_in_progress(workflow_id)
+    if in_progress and not yes:
+        echo_warnings([f"workflow {workflow_id} has {in_progress} run(s) in progress; deleting "
+                       "it deletes them, and their executor's reports will be refused."])
+        click.confirm(f"Delete workflow {workflow_id} anyway?", abort=True, err=True)
+    workflow_service.delete_workflow(workflow_id)
+    click.echo(f"Deleted workflow {workflow_id}.")
 
 
 def _set_workflow_enabled(workflow_id, enabled):
@@ -63,7 +103,7 @@ def triggers_group():
 @click.argument("workflow_id", type=int)
 @with_appcontext
 def triggers_create_command(workflow_id):
-    """Create a token URL for a workflow; its path is printed this once only."""
+    """Create a token URL for a workflow; its url is printed this once only."""
     trigger, token = trigger_service.create_webhook_trigger(workflow_id)
     echo_json(trigger_service.describe_webhook_trigger(trigger, token))
 
@@ -115,7 +155,53 @@ def triggers_create_app_event_command(workflow_id, app_id, event_filter):
     if not isinstance(parsed, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--filter")
     trigger = trigger_service.create_app_event_trigger(workflow_id, app_id, parsed)
-    echo_json(trigger_service.describe_app_event_trigger(trigger))
+    described = trigger_service.describe_app_event_trigger(trigger)
+    echo_json(described)
+    echo_warnings(described["warnings"])
+
+
+@triggers_group.command("list")
+@click.argument("workflow_id", type=int)
+@json_option()
+@with_appcontext
+def triggers_list_command(workflow_id, as_json):
+    """List a workflow's token URLs (never their tokens) and App Event triggers."""
+    webhook = [trigger_service.describe_webhook_trigger(t)
+               for t in trigger_service.list_webhook_triggers(workflow_id)]
+    app_event = [trigger_service.describe_app_event_trigger(t)
+                 for t in trigger_service.list_app_event_triggers(workflow_id)]
+    if as_json:
+        echo_json({"triggers": webhook, "app_event_triggers": app_event})
+        return
+    rows = [("token_url", t["id"], _on(t["enabled"]), "-",
+             f"last used {t['last_used_at'] or 'never'}") for t in webhook]
+    rows += [("app_event", t["id"], _on(t["enabled"]), t["app_id"],
+              json.dumps({k: v for k, v in (t["filter"] or {}).items() if v is not None},
+                         sort_keys=True)) for t in app_event]
+    echo_table(("kind", "id", "enabled", "app", "details"), rows)
+    echo_warnings([w for t in app_event for w in t["warnings"]])
+
+
+def _on(enabled):
+    return "yes" if enabled else "no"
+
+
+@triggers_group.command("delete")
+@click.argument("trigger_id", type=int)
+@with_appcontext
+def triggers_delete_command(trigger_id):
+    """Delete a token URL: it answers 404 from now on."""
+    trigger_service.delete_webhook_trigger(trigger_id)
+    click.echo(f"Deleted token URL trigger {trigger_id}.")
+
+
+@triggers_group.command("delete-app-event")
+@click.argument("trigger_id", type=int)
+@with_appcontext
+def triggers_delete_app_event_command(trigger_id):
+    """Delete an App Event trigger."""
+    trigger_service.delete_app_event_trigger(trigger_id)
+    click.echo(f"Deleted App Event trigger {trigger_id}.")
 
 
 @click.group("runs")
@@ -124,10 +210,12 @@ def runs_group():
 
 
 @runs_group.command("list")
-@click.option("--workflow", "workflow_id", type=int, default=None)
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--workflow", "workflow_id", type=int, default=None,
+              help="Only the runs of this workflow (its id).")
+@limit_option()
+@json_option("Accepted for symmetry: this listing is always JSON.")
 @with_appcontext
-def runs_list_command(workflow_id, limit):
+def runs_list_command(workflow_id, limit, as_json):
     """List runs, newest first, as JSON."""
     echo_json([workflow_service.describe_run(r)
                for r in workflow_service.list_runs(workflow_id, limit)])

@@ -19,6 +19,17 @@ def webhook_path(app_record: App) -> str:
     return f"/api/v1/webhooks/{app_record.id}"
 
 
+def public_url(path: str) -> str:
+    """``path`` as a full URL under the ``PUBLIC_BASE_URL`` setting (what a user pastes into a
+    platform's console)."""
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
+def webhook_url(app_record: App) -> str:
+    """The full URL platforms POST this App's webhooks to."""
+    return public_url(webhook_path(app_record))
+
+
 def create_app_record(name: str, adapter: str, credentials: dict, config: dict,
                       route_to_doorkeeper: bool = True) -> App:
     """Validate and save a new App; 422 with field details when anything is invalid."""
@@ -55,6 +66,7 @@ def describe_app(app_record: App) -> dict:
         "name": app_record.name,
         "adapter": app_record.adapter,
         "webhook_path": webhook_path(app_record),
+        "webhook_url": webhook_url(app_record),
         "credentials_set": sorted(app_record.credentials or {}),
         "config": app_record.config or {},
         "route_to_doorkeeper": app_record.route_to_doorkeeper,
@@ -115,6 +127,9 @@ def update_app_record(app_id: str, changes: dict) -> App:
     """
     app_record = find_app_record(app_id)
     if "name" in changes:
+        if not changes["name"].strip() or len(changes["name"]) > 200:
+            raise ApiError(422, "validation_error", "The App is not valid.",
+                           {"name": ["A name of 1 to 200 characters is required."]})
         app_record.name = changes["name"].strip()
     if "route_to_doorkeeper" in changes:
         app_record.route_to_doorkeeper = changes["route_to_doorkeeper"]

@@ -23,6 +23,7 @@ from orqo.models import AppEventTrigger
 from orqo.models import WebhookTrigger
 from orqo.models import as_utc
 from orqo.models import utcnow
+from orqo.services.apps import public_url
 from orqo.services.tokens import hash_token
 from orqo.services.workflows import find_workflow
 
@@ -102,6 +103,7 @@ def describe_webhook_trigger(trigger: WebhookTrigger, token: str | None = None) 
                  "previous_token_valid_until": iso(trigger.previous_valid_until)}
     if token is not None:
         described["url_path"] = HOOK_PATH + token
+        described["url"] = public_url(HOOK_PATH + token)
     return described
 
 
@@ -190,9 +192,21 @@ def matching_app_event_triggers(app_id: str, message) -> list[AppEventTrigger]:
 
 
 def describe_app_event_trigger(trigger: AppEventTrigger) -> dict:
-    """An App Event trigger."""
+    """An App Event trigger, with ``warnings`` when it cannot do what one expects."""
     return {"id": trigger.id, "workflow_id": trigger.workflow_id, "app_id": trigger.app_id,
-            "filter": trigger.filter, "enabled": trigger.enabled}
+            "filter": trigger.filter, "enabled": trigger.enabled,
+            "warnings": app_event_trigger_warnings(trigger)}
+
+
+def app_event_trigger_warnings(trigger: AppEventTrigger) -> list[str]:
+    """Why the trigger cannot start a run now: its App routes every message to Doorkeeper
+    (App Event triggers only see messages while that route is off)."""
+    app_record = db.session.get(App, trigger.app_id)
+    if app_record is not None and app_record.route_to_doorkeeper:
+        return [f"App {trigger.app_id!r} routes its messages to Doorkeeper, so this App Event "
+                "trigger never fires; turn the route off (orqo apps update "
+                f"{trigger.app_id} --no-route-to-doorkeeper) for it to start runs."]
+    return []
 
 
 def list_webhook_triggers(workflow_id: int) -> list[WebhookTrigger]:

@@ -1,6 +1,7 @@
 """Workflows and their runs: starting a run, reading it, and the executor's work queue."""
 from __future__ import annotations
 
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -176,7 +177,16 @@ def update_workflow(workflow_id: int, changes: dict) -> Workflow:
     return workflow
 
 
+def runs_in_progress(workflow_id: int) -> int:
+    """How many of a workflow's runs have not ended (queued, claimed or started): deleting the
+    workflow deletes them, and their executor's reports are then refused."""
+    return db.session.scalar(select(func.count()).select_from(WorkflowRun).where(
+        WorkflowRun.workflow_id == workflow_id,
+        WorkflowRun.status.not_in(FINAL_STATUSES))) or 0
+
+
 def delete_workflow(workflow_id: int) -> None:
-    """Delete a workflow with its triggers and runs."""
+    """Delete a workflow with its triggers and runs, those in progress too (the CLI asks first:
+    :func:`runs_in_progress`)."""
     db.session.delete(find_workflow(workflow_id))
     db.session.commit()
