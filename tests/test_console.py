@@ -170,7 +170,7 @@ def test_create_an_app_from_its_adapters_fields_and_see_its_url(signed_in):
         "credentials.token": "s3cret-token"})
     assert created.status_code == 302
     page = signed_in.get("/console/apps").get_data(as_text=True)
-    assert re.search(r'value="http://localhost/api/v1/webhooks/[\w-]+"', page)
+    assert re.search(r'value="http://127.0.0.1:8000/api/v1/webhooks/[\w-]+"', page)
     assert "s3cret-token" not in page
 
 

@@ -16,22 +16,10 @@ from orqo.extensions import db
 from orqo.services import apps as apps_service
 
 
-def public_base_url() -> str:
-    """Where platforms reach orqo: ``PUBLIC_BASE_URL`` when set, else this request's host."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-    return base.rstrip("/")
-
-
-def webhook_url(app_record) -> str:
-    """The full URL to paste into the platform's webhook setting."""
-    return public_base_url() + apps_service.webhook_path(app_record)
-
-
 @bp.route("/apps")
 def apps_page():
     """Every App with its full webhook URL."""
-    apps = [dict(apps_service.describe_app(record), webhook_url=webhook_url(record))
-            for record in apps_service.list_apps()]
+    apps = [apps_service.describe_app(record) for record in apps_service.list_apps()]
     return render_template("console/apps.html", apps=apps)
 
 
@@ -61,7 +49,7 @@ def new_app():
             db.session.rollback()
             errors, status = {"": exc.message, **flat_errors(exc.details or {})}, exc.status
         else:
-            flash(f"App {record.name!r} created. Its webhook URL: {webhook_url(record)}")
+            flash(f"App {record.name!r} created. Its webhook URL: {apps_service.webhook_url(record)}")
             return redirect(url_for("console.apps_page", _anchor=f"app-{record.id}"))
     return render_template("console/app_new.html", adapter=adapter, adapter_name=adapter_name,
                            inputs=inputs, errors=errors, form=request.form), status
