@@ -69,6 +69,7 @@ def init_app(app):
     from orqo.cli import messages
     from orqo.cli import rejections
     from orqo.cli import retention
+    from orqo.cli import send
     from orqo.cli import tokens
     from orqo.cli import workflows
 
@@ -81,6 +82,7 @@ def init_app(app):
                     workflows.runs_group, adapters.adapters_group,
                     adapters.adapter_serve_command, retention.prune_command):
         app.cli.add_command(command)
+    app.cli.add_command(send.send_command)
 
 
 def _create_app():
