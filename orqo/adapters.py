@@ -221,18 +221,18 @@ class Adapter(abc.ABC):
         ``sender_id`` is the sender as :meth:`parse` reports it (and as a Contact's Channel
         names it, e.g. Slack's ``<team>:<user>``); ``thread_id`` is a thread as :meth:`parse`
         reports it (on a platform without threads, the id of the message it answers, which
-        :meth:`parse` reports as ``reply_to``), or None for a message outside a thread. The
-        body must be what the platform sends for a person writing ``text``, so that
-        :meth:`verify` accepts it and
-        :meth:`parse` gives one message from ``sender_id`` with ``text``; every id the platform
-        dedupes on (message id, ``ts``, ``update_id``) must be new on every call, so that a
-        second sample is a new message, not a duplicate; timestamps are now. ``headers``
-        include ``Content-Type`` and the signature.
+        :meth:`parse` reports as ``reply_to``), or None for a message outside a thread.
+
+        The body must be what the platform sends for a person writing ``text``, so that
+        :meth:`verify` accepts it and :meth:`parse` gives one message from ``sender_id`` with
+        ``text``; every id the platform dedupes on (message id, ``ts``, ``update_id``) must be
+        new on every call, so that a second sample is a new message, not a duplicate;
+        timestamps are now. ``headers`` include ``Content-Type`` and the signature.
 
         Raise :class:`SampleDeliveryError` for a ``sender_id`` or ``thread_id`` the platform
         could not have sent. The default raises it: an adapter that does not override this
-        cannot make sample deliveries (the remote adapter cannot: its
-        platform's format is known only to the service behind it).
+        cannot make sample deliveries (the remote adapter does not: its platform's format is
+        known only to the service behind it).
         """
         raise SampleDeliveryError(
             f"the {cls.platform or 'App'} adapter cannot make sample deliveries")
@@ -287,10 +287,13 @@ FIELD_TYPES = ((fields.Boolean, "boolean"), (fields.Integer, "integer"),
 
 
 def _field_type(field) -> str:
+    """The field's ``metadata["type"]`` (for a custom field class), else its class's name."""
+    if field.metadata.get("type"):
+        return str(field.metadata["type"])
     for kind, name in FIELD_TYPES:
         if isinstance(field, kind):
             return name
-    return "object" if type(field).__name__ == "JsonObject" else type(field).__name__.lower()
+    return "any"
 
 
 def _json_value(value):
@@ -330,9 +333,11 @@ def describe_fields(schema: type[Schema]) -> list[dict]:
 def describe_settings(adapter) -> dict:
     """What an App of ``adapter`` (an adapter class or instance) takes: ``platform``,
     ``description``, ``credentials`` and ``config`` (:func:`describe_fields` of its schemas;
-    every credential is a secret, never shown back) and ``sends`` (whether the adapter has a
+    every credential is a secret, never shown back), ``sends`` (whether the adapter has a
     send stage; an App's config may still keep it from sending, e.g. custom without a
-    ``reply_url``). ``orqo adapters show`` and ``GET /api/v1/adapters`` print this."""
+    ``reply_url``) and ``samples`` (whether it implements :meth:`Adapter.sample_delivery`, so
+    ``orqo send`` works for its Apps). ``orqo adapters show`` and ``GET /api/v1/adapters``
+    print this."""
     cls = adapter if isinstance(adapter, type) else type(adapter)
     return {
         "platform": cls.platform,

@@ -72,7 +72,7 @@ class RemoteConfig(Schema):
                                                                  "from the service."})
     #: Sent as the stage request's ``config``: the remote adapter's own settings.
     adapter_config = JsonObject(load_default=dict, metadata={
-        "description": "The remote adapter's own config (a JSON object)."})
+        "type": "object", "description": "The remote adapter's own config (a JSON object)."})
     #: The manifest's ``{key: maps_to}``, kept when the App is saved (any value given is replaced).
     credential_map = fields.Dict(keys=fields.String(), values=fields.String(),
                                  load_default=None, allow_none=True, metadata={
