@@ -30,11 +30,13 @@ from urllib.parse import urlsplit
 from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
+from marshmallow import missing
 from marshmallow import validate
 
 from orqo.bodies import InvalidJson
 from orqo.bodies import decode_json
 from orqo.errors import MalformedDelivery
+from orqo.errors import OrqoError
 from orqo.stages import ParseResult
 from orqo.stages import SendRequest
 from orqo.stages import SendResult
@@ -101,7 +103,10 @@ def api_base_url(default: str) -> fields.String:
     staging point it at a local stand-in (adapters strip a trailing slash). Every adapter that
     sends declares it as ``api_base_url``, so that :meth:`Adapter.credentials_destination`
     knows where the credentials go."""
-    return fields.String(load_default=default, validate=[validate.Length(max=2000), BaseUrl()])
+    return fields.String(load_default=default, validate=[validate.Length(max=2000), BaseUrl()],
+                         metadata={"description": "Where the platform's API is (messages are "
+                                                  "sent there); tests and staging point it at "
+                                                  "a local stand-in."})
 
 
 def url_origin(url) -> str | None:
@@ -129,6 +134,11 @@ def load_json(body: bytes | str, what: str = "the body"):
         return decode_json(body)
     except InvalidJson as exc:
         raise MalformedDelivery(f"{what} is not valid JSON: {exc}") from None
+
+
+class SampleDeliveryError(OrqoError):
+    """A sample delivery cannot be made (:meth:`Adapter.sample_delivery`): the adapter makes
+    none, or the sender or thread is not in the platform's form (the message says which)."""
 
 
 class NoSettings(Schema):
@@ -201,6 +211,33 @@ class Adapter(abc.ABC):
         return SendResult.failed(f"the {self.platform or 'App'} adapter cannot send messages")
 
     @classmethod
+    def sample_delivery(cls, credentials: dict, config: dict, sender_id: str, text: str,
+                        thread_id: str | None = None) -> tuple[bytes, dict]:
+        """A delivery of one text message, signed as the platform signs it: ``(body,
+        headers)`` to POST to an App's webhook URL (what ``orqo send`` posts, like ``stripe
+        trigger``).
+
+        ``credentials`` and ``config`` are the App's, validated (defaults filled in);
+        ``sender_id`` is the sender as :meth:`parse` reports it (and as a Contact's Channel
+        names it, e.g. Slack's ``<team>:<user>``); ``thread_id`` is a thread as :meth:`parse`
+        reports it (on a platform without threads, the id of the message it answers, which
+        :meth:`parse` reports as ``reply_to``), or None for a message outside a thread.
+
+        The body must be what the platform sends for a person writing ``text``, so that
+        :meth:`verify` accepts it and :meth:`parse` gives one message from ``sender_id`` with
+        ``text``; every id the platform dedupes on (message id, ``ts``, ``update_id``) must be
+        new on every call, so that a second sample is a new message, not a duplicate;
+        timestamps are now. ``headers`` include ``Content-Type`` and the signature.
+
+        Raise :class:`SampleDeliveryError` for a ``sender_id`` or ``thread_id`` the platform
+        could not have sent. The default raises it: an adapter that does not override this
+        cannot make sample deliveries (the remote adapter does not: its platform's format is
+        known only to the service behind it).
+        """
+        raise SampleDeliveryError(
+            f"the {cls.platform or 'App'} adapter cannot make sample deliveries")
+
+    @classmethod
     def can_send(cls, config: dict) -> bool:
         """Whether an App with this (validated) ``config`` can send: by default, whether the
         adapter implements :meth:`send` (the remote adapter asks its manifest)."""
@@ -241,3 +278,72 @@ class Adapter(abc.ABC):
         if errors:
             raise ValidationError(errors)
         return loaded["credentials"], loaded["config"]
+
+
+#: How :func:`describe_settings` names a field's marshmallow class (the first that matches).
+FIELD_TYPES = ((fields.Boolean, "boolean"), (fields.Integer, "integer"),
+               (fields.Number, "number"), (fields.String, "string"), (fields.List, "list"),
+               (fields.Dict, "object"), (fields.Nested, "object"))
+
+
+def _field_type(field) -> str:
+    """The field's ``metadata["type"]`` (for a custom field class), else its class's name."""
+    if field.metadata.get("type"):
+        return str(field.metadata["type"])
+    for kind, name in FIELD_TYPES:
+        if isinstance(field, kind):
+            return name
+    return "any"
+
+
+def _json_value(value):
+    """``value`` as JSON can hold it (a default may be a callable or an object)."""
+    if callable(value):
+        value = value()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_value(item) for key, item in value.items()}
+    return str(value)
+
+
+def describe_fields(schema: type[Schema]) -> list[dict]:
+    """Each field of ``schema``: ``name``, ``type``, ``required``, ``default`` (None when it
+    has none), ``description`` (its ``metadata["description"]``, else "") and ``choices``
+    (the values a ``OneOf`` validator allows, else None), in declaration order."""
+    described = []
+    for name, field in schema().fields.items():
+        validators = list(getattr(field, "validators", []) or [])
+        choices = next((list(each.choices) for each in validators
+                        if isinstance(each, validate.OneOf)), None)
+        default = field.load_default
+        described.append({
+            "name": field.data_key or name,
+            "type": _field_type(field),
+            "required": bool(field.required),
+            "default": None if default is missing else _json_value(default),
+            "description": str(field.metadata.get("description") or ""),
+            "choices": choices,
+        })
+    return described
+
+
+def describe_settings(adapter) -> dict:
+    """What an App of ``adapter`` (an adapter class or instance) takes: ``platform``,
+    ``description``, ``credentials`` and ``config`` (:func:`describe_fields` of its schemas;
+    every credential is a secret, never shown back), ``sends`` (whether the adapter has a
+    send stage; an App's config may still keep it from sending, e.g. custom without a
+    ``reply_url``) and ``samples`` (whether it implements :meth:`Adapter.sample_delivery`, so
+    ``orqo send`` works for its Apps). ``orqo adapters show`` and ``GET /api/v1/adapters``
+    print this."""
+    cls = adapter if isinstance(adapter, type) else type(adapter)
+    return {
+        "platform": cls.platform,
+        "description": cls.description,
+        "sends": cls.send is not Adapter.send,
+        "samples": cls.sample_delivery.__func__ is not Adapter.sample_delivery.__func__,
+        "credentials": describe_fields(cls.credentials_schema),
+        "config": describe_fields(cls.config_schema),
+    }

@@ -487,6 +487,7 @@ ENDPOINT_SCOPES = {
         "tokens": ["list_tokens", "create_token", "revoke_token"],
         "events": ["list_events", "get_event", "replay"],
         "rejections": ["list_rejections"],
+        "adapters": ["list_adapters"],
     }.items() for view in views},
 }
 #: Fuzzed by the tests above, or answering without a token.

@@ -132,6 +132,7 @@ def init_app(app):
     from orqo.cli import messages
     from orqo.cli import rejections
     from orqo.cli import retention
+    from orqo.cli import send
     from orqo.cli import tokens
     from orqo.cli import workflows
 
@@ -144,6 +145,7 @@ def init_app(app):
                     workflows.runs_group, adapters.adapters_group,
                     adapters.adapter_serve_command, retention.prune_command):
         app.cli.add_command(command)
+    app.cli.add_command(send.send_command)
 
 
 def _create_app():

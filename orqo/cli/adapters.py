@@ -1,4 +1,5 @@
-"""``orqo adapters check`` and ``orqo adapter-serve``: adapters over ORQO's HTTP contract.
+"""``orqo adapters show`` (what an adapter's Apps take), ``orqo adapters check`` and
+``orqo adapter-serve`` (adapters over ORQO's HTTP contract).
 
 ``adapter-serve`` runs gunicorn in-process (its ``gthread`` workers keep connections alive, so
 a calling orqo's pooled connections are reused) on the app of :mod:`orqo.adapter_server`; it
@@ -7,10 +8,13 @@ loopback or behind a TLS-terminating proxy, since callers send credentials with 
 """
 from __future__ import annotations
 
+import json
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from orqo.adapters import describe_settings
 from orqo.cli.output import echo_json
 from orqo.errors import ApiError
 from orqo.errors import UnknownPlatform
@@ -19,7 +23,47 @@ from orqo.services import apps as app_service
 
 @click.group("adapters")
 def adapters_group():
-    """Check the adapters Apps use."""
+    """Describe and check the adapters Apps use."""
+
+
+def _field_lines(title: str, described: list[dict]) -> list[str]:
+    lines = [f"{title}:"]
+    if not described:
+        return lines + ["  (none)"]
+    width = max(len(field["name"]) for field in described)
+    for field in described:
+        traits = [field["type"], "required" if field["required"] else "optional"]
+        if field["default"] is not None:
+            traits.append(f"default {json.dumps(field['default'], ensure_ascii=False)}")
+        if field["choices"]:
+            traits.append("one of " + ", ".join(map(str, field["choices"])))
+        lines.append(f"  {field['name']:<{width}}  {'; '.join(traits)}")
+        if field["description"]:
+            lines.append(f"  {'':<{width}}  {field['description']}")
+    return lines
+
+
+@adapters_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@with_appcontext
+def adapters_show_command(name, as_json):
+    """Show what Apps of the installed adapter NAME take: each credential and config field
+    with its type, whether it is required, its default and what it is."""
+    adapters = current_app.extensions["orqo"].adapters
+    if name not in adapters:
+        raise ApiError(404, "unknown_platform", str(UnknownPlatform(name)),
+                       {"installed": sorted(adapters)})
+    described = describe_settings(adapters[name])
+    if as_json:
+        echo_json(described)
+        return
+    lines = [f"{described['platform']}: {described['description']}",
+             "sends messages: " + ("yes" if described["sends"] else "no"),
+             "orqo send: " + ("yes" if described["samples"] else "no"), ""]
+    lines += _field_lines("credentials (secret, never shown back)", described["credentials"])
+    lines += [""] + _field_lines("config", described["config"])
+    click.echo("\n".join(lines))
 
 
 @adapters_group.command("check")

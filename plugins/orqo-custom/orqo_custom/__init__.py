@@ -43,6 +43,7 @@ from marshmallow import validates
 from orqo import hookimpl
 from orqo.adapters import Adapter
 from orqo.adapters import BaseUrl
+from orqo.adapters import SampleDeliveryError
 from orqo.adapters import hmac_secret
 from orqo.adapters import load_json
 from orqo.adapters import url_origin
@@ -73,35 +74,66 @@ WHSEC_RULE = "a Standard Webhooks secret: whsec_ + base64 of 24 to 64 bytes"
 class CustomCredentials(Schema):
     """The App's secrets: the key the sender signs with, and the key replies are signed with."""
 
-    signing_secret = hmac_secret()
+    signing_secret = hmac_secret(metadata={
+        "description": "The key the sender signs deliveries with (at least 16 bytes; in "
+                       "standard-webhooks mode a whsec_ secret)."})
     #: Signs what orqo POSTs to ``reply_url``; required when it is set.
-    reply_secret = fields.String(validate=validate.Length(min=1, max=200))
+    reply_secret = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "A whsec_ Standard Webhooks secret that signs what orqo POSTs to "
+                       "reply_url; required with it."})
 
 
 class CustomConfig(Schema):
     """Where the signature is and how it is made, and where the fields are in the JSON."""
 
-    mode = fields.String(load_default="hmac", validate=validate.OneOf(["hmac", STANDARD_WEBHOOKS]))
-    timestamp_tolerance = fields.Integer(load_default=300, validate=validate.Range(min=1, max=3600))
+    mode = fields.String(load_default="hmac", validate=validate.OneOf(["hmac", STANDARD_WEBHOOKS]),
+                         metadata={"description": "How deliveries are signed: one HMAC header, "
+                                                  "or Standard Webhooks v1."})
+    timestamp_tolerance = fields.Integer(
+        load_default=300, validate=validate.Range(min=1, max=3600),
+        metadata={"description": "Standard Webhooks: seconds webhook-timestamp may be off "
+                                 "from receipt, either way."})
     signature_header = fields.String(load_default="X-Signature-256",
-                                     validate=validate.Length(min=1, max=100))
+                                     validate=validate.Length(min=1, max=100),
+                                     metadata={"description": "hmac mode: the header carrying "
+                                                              "the signature."})
     signature_algorithm = fields.String(load_default="hmac-sha256",
-                                        validate=validate.OneOf(sorted(ALGORITHMS)))
-    signature_encoding = fields.String(load_default="hex", validate=validate.OneOf(["hex", "base64"]))
+                                        validate=validate.OneOf(sorted(ALGORITHMS)),
+                                        metadata={"description": "hmac mode: the HMAC digest "
+                                                                 "of the raw body."})
+    signature_encoding = fields.String(load_default="hex",
+                                       validate=validate.OneOf(["hex", "base64"]),
+                                       metadata={"description": "hmac mode: how the digest is "
+                                                                "written."})
     # None means "<digest name>=" (sha256=); "" means no prefix.
-    signature_prefix = fields.String(load_default=None, allow_none=True)
-    sender_pointer = fields.String(load_default="/sender")
-    sender_name_pointer = fields.String(load_default="/sender_name")
-    text_pointer = fields.String(load_default="/text")
-    id_pointer = fields.String(load_default="/id")
-    thread_pointer = fields.String(load_default="/thread")
-    chat_pointer = fields.String(load_default="/chat")
-    sent_at_pointer = fields.String(load_default="/sent_at")
-    attachments_pointer = fields.String(load_default="/attachments")
-    reply_to_pointer = fields.String(load_default="/reply_to")
+    signature_prefix = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "hmac mode: the text before the digest; null: <digest>= (sha256=), "
+                       "empty: none."})
+    sender_pointer = fields.String(load_default="/sender", metadata={
+        "description": "JSON pointer to the sender id (required)."})
+    sender_name_pointer = fields.String(load_default="/sender_name", metadata={
+        "description": "JSON pointer to the sender's display name."})
+    text_pointer = fields.String(load_default="/text", metadata={
+        "description": "JSON pointer to the message's text."})
+    id_pointer = fields.String(load_default="/id", metadata={
+        "description": "JSON pointer to the message id, the dedupe key (required in hmac "
+                       "mode; in standard-webhooks mode webhook-id stands in)."})
+    thread_pointer = fields.String(load_default="/thread", metadata={
+        "description": "JSON pointer to the thread id."})
+    chat_pointer = fields.String(load_default="/chat", metadata={
+        "description": "JSON pointer to the chat id."})
+    sent_at_pointer = fields.String(load_default="/sent_at", metadata={
+        "description": "JSON pointer to when it was sent (Unix seconds)."})
+    attachments_pointer = fields.String(load_default="/attachments", metadata={
+        "description": "JSON pointer to a list of attachment objects."})
+    reply_to_pointer = fields.String(load_default="/reply_to", metadata={
+        "description": "JSON pointer to the id of the message it answers."})
     #: Where agents' messages are POSTed; unset: the App cannot send.
     reply_url = fields.String(load_default=None, allow_none=True,
-                              validate=[validate.Length(max=2000), BaseUrl()])
+                              validate=[validate.Length(max=2000), BaseUrl()], metadata={
+                                  "description": "Where agents' messages are POSTed, signed "
+                                                 "with reply_secret; null: the App cannot "
+                                                 "send."})
 
     @pre_load
     def _blank_reply_url_is_none(self, data, **kwargs):
@@ -183,6 +215,18 @@ class CustomAdapter(Adapter):
     def credentials_destination(cls, config: dict) -> str | None:
         """The origin of ``reply_url`` (where signed replies go), None without one."""
         return url_origin((config or {}).get("reply_url"))
+
+    @classmethod
+    def sample_delivery(cls, credentials, config, sender_id, text, thread_id=None):
+        """A JSON message at the App's pointers, signed as its ``mode`` says
+        (:func:`orqo_custom.testing.sample_delivery`), with a new message id each time."""
+        from orqo_custom import testing
+
+        try:
+            return testing.sample_delivery(credentials["signing_secret"], config, sender_id,
+                                           text, thread_id)
+        except (ValueError, jsonpointer.JsonPointerException) as exc:
+            raise SampleDeliveryError(f"cannot lay out the message: {exc}") from None
 
     def send(self, request: SendRequest, http) -> SendResult:
         """POST the message to ``reply_url``, signed with ``reply_secret``

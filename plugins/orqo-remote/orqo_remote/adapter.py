@@ -56,23 +56,35 @@ class JsonObject(fields.Field):
 class RemoteConfig(Schema):
     """Where the adapter is and how long orqo waits for it."""
 
-    url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
+        "description": "The adapter service's base URL (orqo adapter-serve, or anything "
+                       "speaking ORQO's adapter contract)."})
     #: One budget for the whole delivery, counted from its receipt (Slack allows 3 s).
-    budget_seconds = fields.Float(load_default=2.5, validate=validate.Range(min=0.05, max=30))
-    connect_timeout = fields.Float(load_default=1.0, validate=validate.Range(min=0.05, max=10))
+    budget_seconds = fields.Float(load_default=2.5, validate=validate.Range(min=0.05, max=30),
+                                  metadata={"description": "Seconds for the whole delivery's "
+                                                           "calls to the service."})
+    connect_timeout = fields.Float(load_default=1.0, validate=validate.Range(min=0.05, max=10),
+                                   metadata={"description": "Seconds to connect to the "
+                                                            "service."})
     max_response_bytes = fields.Integer(load_default=MIB,
-                                        validate=validate.Range(min=1024, max=16 * MIB))
+                                        validate=validate.Range(min=1024, max=16 * MIB),
+                                        metadata={"description": "The largest answer read "
+                                                                 "from the service."})
     #: Sent as the stage request's ``config``: the remote adapter's own settings.
-    adapter_config = JsonObject(load_default=dict)
+    adapter_config = JsonObject(load_default=dict, metadata={
+        "type": "object", "description": "The remote adapter's own config (a JSON object)."})
     #: The manifest's ``{key: maps_to}``, kept when the App is saved (any value given is replaced).
     credential_map = fields.Dict(keys=fields.String(), values=fields.String(),
-                                 load_default=None, allow_none=True)
+                                 load_default=None, allow_none=True, metadata={
+                                     "description": "Set from the manifest when saved."})
     #: Seconds one send (``POST /deliver``) may take in all, within the worker's attempt.
-    send_timeout = fields.Float(load_default=SEND_TIMEOUT, validate=validate.Range(min=0.05,
-                                                                                   max=60))
+    send_timeout = fields.Float(load_default=SEND_TIMEOUT,
+                                validate=validate.Range(min=0.05, max=60),
+                                metadata={"description": "Seconds one send may take."})
     #: The manifest's ``capabilities``, kept when the App is saved (any value given is
     #: replaced): with ``send`` among them, the App can send.
-    capabilities = fields.List(fields.String(), load_default=None, allow_none=True)
+    capabilities = fields.List(fields.String(), load_default=None, allow_none=True,
+                               metadata={"description": "Set from the manifest when saved."})
 
 
 class RemoteCredentials(Schema):

@@ -55,6 +55,7 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import SampleDeliveryError
 from orqo.adapters import api_base_url
 from orqo.adapters import hmac_secret
 from orqo.adapters import load_json
@@ -94,18 +95,27 @@ NO_WHITESPACE = validate.Regexp(
 class SlackCredentials(Schema):
     """The App's secrets, under ORQO's names."""
 
-    SLACK_SIGNING_SECRET = hmac_secret(NO_WHITESPACE)
-    SLACK_BOT_TOKEN = fields.String(validate=NO_WHITESPACE)
+    SLACK_SIGNING_SECRET = hmac_secret(NO_WHITESPACE, metadata={
+        "description": "The Slack app's Signing Secret (Basic Information, App Credentials): "
+                       "checks X-Slack-Signature."})
+    SLACK_BOT_TOKEN = fields.String(validate=NO_WHITESPACE, metadata={
+        "description": "The Bot User OAuth Token (xoxb-..., OAuth & Permissions) that "
+                       "agents' messages are sent with; without it the App cannot send."})
 
 
 class SlackConfig(Schema):
     """The App's non-secret settings."""
 
     #: Seconds X-Slack-Request-Timestamp may be off from receipt, either way.
-    timestamp_window = fields.Integer(load_default=300, validate=validate.Range(min=1, max=3600))
+    timestamp_window = fields.Integer(load_default=300, validate=validate.Range(min=1, max=3600),
+                                      metadata={"description": "Seconds X-Slack-Request-"
+                                                "Timestamp may be off from receipt, either "
+                                                "way; older requests are refused as replays."})
     #: The App's bot user id and app id: messages from them are the App's own, never routed.
-    bot_user_id = fields.String(load_default=None, allow_none=True, validate=SLACK_ID)
-    app_id = fields.String(load_default=None, allow_none=True, validate=SLACK_ID)
+    bot_user_id = fields.String(load_default=None, allow_none=True, validate=SLACK_ID, metadata={
+        "description": "The App's bot user id (U...): its own messages are never routed."})
+    app_id = fields.String(load_default=None, allow_none=True, validate=SLACK_ID, metadata={
+        "description": "The Slack app's id (A...): messages posted by it are never routed."})
     #: Where the Web API is (tests and staging point it at a local stand-in).
     api_base_url = api_base_url(DEFAULT_API_BASE_URL)
 
@@ -248,6 +258,23 @@ class SlackAdapter(Adapter):
                               if isinstance(minute, int) and not isinstance(minute, bool)
                               else {}))
         return ignored(f"envelope type {shown(kind)} is not routed")
+
+    @classmethod
+    def sample_delivery(cls, credentials, config, sender_id, text, thread_id=None):
+        """A person's DM as Slack's Events API posts it (:func:`orqo_slack.testing.
+        sample_delivery`), signed with ``SLACK_SIGNING_SECRET``; ``thread_id`` is the thread's
+        root ``ts``. The sender must not be the App's ``bot_user_id``: its messages are
+        ignored."""
+        from orqo_slack import testing
+
+        if thread_id is not None and not re.fullmatch(r"[0-9]{1,15}\.[0-9]{1,9}", thread_id):
+            raise SampleDeliveryError("a Slack thread is its root message's ts, such as "
+                                      "1717171717.000200")
+        try:
+            return testing.sample_delivery(credentials[SIGNING_SECRET], sender_id, text,
+                                           thread_ts=thread_id)
+        except ValueError as exc:
+            raise SampleDeliveryError(str(exc)) from None
 
     def send(self, request: SendRequest, http) -> SendResult:
         """Post one message with ``chat.postMessage`` (see :mod:`orqo_slack.sending`)."""

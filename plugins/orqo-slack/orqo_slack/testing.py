@@ -10,6 +10,8 @@ wants a Slack delivery to feed orqo. The ids and secrets here are made up.
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from urllib.parse import urlencode
 
 from orqo.testing.signers import slack_headers
@@ -111,3 +113,22 @@ def form(payload: dict) -> bytes:
 def signed(body: bytes, *, secret=SECRET, timestamp=None, **headers) -> dict:
     """Slack's headers for ``body`` plus any extra ones."""
     return {**slack_headers(secret, body, timestamp), **headers}
+
+
+def sample_delivery(signing_secret: str, sender_id: str, text: str,
+                    thread_ts: str | None = None, channel: str = DM) -> tuple[bytes, dict]:
+    """A signed ``event_callback`` of a person's DM, for :meth:`SlackAdapter.sample_delivery`:
+    ``sender_id`` is ``<team>:<user>``; ``ts``, ``event_id`` and ``client_msg_id`` are new on
+    every call (the message's dedupe key is ``<channel>:<ts>``), the timestamps are now."""
+    team, _, user = sender_id.partition(":")
+    if not (team and user and team[0].isalpha() and user[0].isalpha()):
+        raise ValueError("a Slack sender id is <team>:<user>, such as T0ACME123:U0ADA0001")
+    now = time.time()
+    ts = f"{now:.6f}"
+    event = message_event(text, ts=ts, channel=channel, user=user, team=team,
+                          thread_ts=thread_ts, client_msg_id=str(uuid.uuid4()))
+    document = envelope(event, event_id="Ev" + uuid.uuid4().hex[:12].upper(), team_id=team,
+                        context_team_id=team, event_time=int(now))
+    body = encode(document)
+    return body, signed(body, secret=signing_secret, timestamp=now,
+                        **{"Content-Type": "application/json"})

@@ -180,3 +180,16 @@ def test_forged_and_replayed_deliveries_are_rejected_through_the_pipeline(slack)
     assert "stale" in replayed.json["error"]["message"]
     assert [entry["outcome"] for entry in slack.ledger()] == ["rejected_signature"] * 2
     assert all(entry["messages"] == [] for entry in slack.ledger())
+
+
+def test_orqo_sends_sample_is_signed_as_slack_signs():
+    """``orqo send``'s Slack delivery passes slack_sdk's own verifier, and orqo's."""
+    from orqo_slack import SlackAdapter
+
+    body, headers = SlackAdapter.sample_delivery({"SLACK_SIGNING_SECRET": SECRET}, {},
+                                                 "T0ACME123:U0ADA0001", "Grüße 👋")
+    assert SignatureVerifier(SECRET).is_valid_request(body, headers)
+    assert not SignatureVerifier(OTHER_SECRET).is_valid_request(body, headers)
+    event = json.loads(body)["event"]
+    assert (event["team"], event["user"], event["text"]) == ("T0ACME123", "U0ADA0001",
+                                                             "Grüße 👋")

@@ -38,6 +38,7 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import SampleDeliveryError
 from orqo.adapters import api_base_url
 from orqo.adapters import load_json
 from orqo.stages import Verdict
@@ -66,16 +67,23 @@ class TelegramCredentials(Schema):
 
     TELEGRAM_WEBHOOK_SECRET = fields.String(validate=validate.Regexp(
         SECRET_TOKEN, error="Must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - "
-                            "(what setWebhook accepts as secret_token)."))
+                            "(what setWebhook accepts as secret_token)."), metadata={
+        "description": "The secret_token given to setWebhook, sent back as "
+                       "X-Telegram-Bot-Api-Secret-Token; required unless the config sets "
+                       "allow_unsigned."})
     TELEGRAM_BOT_TOKEN = fields.String(validate=validate.Regexp(
-        BOT_TOKEN, error="Must look like a bot token from BotFather: <bot id>:<token>."))
+        BOT_TOKEN, error="Must look like a bot token from BotFather: <bot id>:<token>."),
+        metadata={"description": "The bot token from BotFather that agents' messages are "
+                                 "sent with; without it the App cannot send."})
 
 
 class TelegramConfig(Schema):
     """The App's non-secret settings."""
 
     #: Accept updates without a secret token when the App has no TELEGRAM_WEBHOOK_SECRET.
-    allow_unsigned = fields.Boolean(load_default=False)
+    allow_unsigned = fields.Boolean(load_default=False, metadata={
+        "description": "Accept updates without a secret token when the App has no "
+                       "TELEGRAM_WEBHOOK_SECRET (local development only)."})
     #: Where the Bot API is: a local Bot API server, or a stand-in in tests.
     api_base_url = api_base_url(DEFAULT_API_BASE_URL)
 
@@ -117,6 +125,28 @@ class TelegramAdapter(Adapter):
         if errors:
             raise ValidationError(errors)
         return loaded
+
+    @classmethod
+    def sample_delivery(cls, credentials, config, sender_id, text, thread_id=None):
+        """A private text message from the user ``sender_id`` (an integer id) as the Bot API
+        posts it (:func:`orqo_telegram.testing.sample_delivery`), with the App's secret token.
+        ``thread_id`` is ``<chat_id>:<message_id>`` of a message in that chat (one orqo sent,
+        say): the sample replies to it, so its thread and ``reply_to`` are that message."""
+        from orqo_telegram import testing
+
+        if not re.fullmatch(r"[1-9][0-9]{0,15}", sender_id or ""):
+            raise SampleDeliveryError("a Telegram sender id is the user's integer id, such as "
+                                      "123456789")
+        reply_to = None
+        if thread_id is not None:
+            chat, _, message_id = thread_id.partition(":")
+            if chat != sender_id or not re.fullmatch(r"[1-9][0-9]{0,9}", message_id):
+                raise SampleDeliveryError(
+                    f"a Telegram thread of a private chat is <chat_id>:<message_id>, the chat "
+                    f"id being the sender's: {sender_id}:<message_id>")
+            reply_to = int(message_id)
+        return testing.sample_delivery(credentials.get(SECRET_KEY), int(sender_id), text,
+                                       reply_to_message_id=reply_to)
 
     def verify(self, request):
         """Compare ``X-Telegram-Bot-Api-Secret-Token`` with the App's secret in constant time."""

@@ -41,6 +41,7 @@ from marshmallow import validate
 
 from orqo import hookimpl
 from orqo.adapters import Adapter
+from orqo.adapters import SampleDeliveryError
 from orqo.adapters import api_base_url
 from orqo.adapters import hmac_secret
 from orqo.adapters import load_json
@@ -68,27 +69,42 @@ MAX_CHALLENGE = 1024
 class WhatsAppCredentials(Schema):
     """The App's secrets, under ORQO's names."""
 
-    WHATSAPP_APP_SECRET = hmac_secret()
-    WHATSAPP_VERIFY_TOKEN = fields.String(required=True, validate=validate.Length(min=1))
-    WHATSAPP_ACCESS_TOKEN = fields.String(validate=validate.Length(min=1))
+    WHATSAPP_APP_SECRET = hmac_secret(metadata={
+        "description": "The Meta app's App Secret (App settings, Basic): checks "
+                       "X-Hub-Signature-256."})
+    WHATSAPP_VERIFY_TOKEN = fields.String(required=True, validate=validate.Length(min=1),
+                                          metadata={"description": "The Verify token typed "
+                                                    "into the webhook's setup: answers the GET "
+                                                    "handshake."})
+    WHATSAPP_ACCESS_TOKEN = fields.String(validate=validate.Length(min=1), metadata={
+        "description": "A system user's access token that agents' messages are sent with; "
+                       "without it the App cannot send."})
     WHATSAPP_PHONE_NUMBER_ID = fields.String(validate=validate.Regexp(
-        r"[0-9]{1,32}\Z", error="Must be the numeric phone number ID from the App Dashboard."))
+        r"[0-9]{1,32}\Z", error="Must be the numeric phone number ID from the App Dashboard."),
+        metadata={"description": "The business number's Phone number ID (API Setup) that "
+                                 "messages are sent from."})
 
 
 class WhatsAppConfig(Schema):
     """The App's non-secret settings."""
 
     #: Route emoji reactions as messages (text = the emoji); off: they are ignored.
-    route_reactions = fields.Boolean(load_default=False)
+    route_reactions = fields.Boolean(load_default=False, metadata={
+        "description": "Route emoji reactions as messages (the text is the emoji); off: "
+                       "they are ignored."})
     #: Where the Graph API is: a local stand-in for tests and staging.
     api_base_url = api_base_url(sending.DEFAULT_API_BASE_URL)
     #: The Graph API version messages are sent with.
     api_version = fields.String(load_default=sending.DEFAULT_API_VERSION,
-                                validate=sending.API_VERSION)
+                                validate=sending.API_VERSION, metadata={
+                                    "description": "The Graph API version messages are sent "
+                                                   "with."})
     #: The approved template sent instead when the 24-hour window has closed (error 131047);
     #: ``None``: such a message fails.
-    window_template = sending.TemplateField(sending.WindowTemplate, load_default=None,
-                                            allow_none=True)
+    window_template = sending.TemplateField(
+        sending.WindowTemplate, load_default=None, allow_none=True, metadata={
+            "description": "The approved template ({name, language}) sent instead when the "
+                           "24-hour window has closed; null: such a message fails."})
 
 
 def sign(app_secret: str, body: bytes) -> str:
@@ -160,6 +176,21 @@ class WhatsAppAdapter(Adapter):
             return ParseResult(challenge=ChallengeResponse(challenge))
         return parse_notification(load_json(request.body), self.platform, request.config,
                                   request.received_at)
+
+    @classmethod
+    def sample_delivery(cls, credentials, config, sender_id, text, thread_id=None):
+        """A text message from ``sender_id`` (a wa_id: digits) as Meta posts it
+        (:func:`orqo_whatsapp.testing.sample_delivery`), signed with ``WHATSAPP_APP_SECRET``.
+        WhatsApp has no threads: ``thread_id`` is the wamid of the message it quotes, its
+        ``reply_to``."""
+        from orqo_whatsapp import testing
+
+        if not re.fullmatch(r"[0-9]{1,32}", sender_id or ""):
+            raise SampleDeliveryError("a WhatsApp sender id is a wa_id: the phone number's "
+                                      "digits, such as 4915112345678")
+        return testing.sample_delivery(credentials[APP_SECRET_KEY], sender_id, text,
+                                       reply_to=thread_id,
+                                       phone_number_id=credentials.get("WHATSAPP_PHONE_NUMBER_ID"))
 
     def send(self, request, http):
         """Send an agent's message through the Cloud API (see :mod:`orqo_whatsapp.sending`)."""

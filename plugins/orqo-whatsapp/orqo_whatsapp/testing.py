@@ -10,7 +10,10 @@ and sign the bytes with :func:`orqo_whatsapp.sign`::
 """
 from __future__ import annotations
 
+import base64
 import json
+import time
+import uuid
 
 #: The business phone number the samples are addressed to (Meta's metadata object).
 METADATA = {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"}
@@ -89,3 +92,24 @@ def encode_escaped(document) -> bytes:
     computed over re-serialised JSON fails on it."""
     text = json.dumps(document, ensure_ascii=True)
     return text.replace("/", "\\/").replace("@", "\\u0040").encode("ascii")
+
+
+def sample_delivery(app_secret: str, sender: str, text: str, reply_to: str | None = None,
+                    phone_number_id: str | None = None) -> tuple[bytes, dict]:
+    """A signed notification of one text message from ``sender`` (a wa_id), for
+    :meth:`WhatsAppAdapter.sample_delivery`: its wamid (the dedupe key) is new on every call,
+    its timestamp now; ``reply_to`` quotes that message (``context``)."""
+    from orqo_whatsapp import SIGNATURE_HEADER
+    from orqo_whatsapp import sign
+
+    wamid = "wamid." + base64.b64encode(b"orqo-sample." + uuid.uuid4().bytes).decode()
+    context = {"context": {"from": METADATA["display_phone_number"], "id": reply_to}} \
+        if reply_to else {}
+    item = text_message(sender, wamid, text, timestamp=str(int(time.time())), **context)
+    document = notification([item], contacts=[contact(sender, sender)])
+    if phone_number_id:
+        document["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = \
+            phone_number_id
+    body = encode(document)
+    return body, {"Content-Type": "application/json",
+                  SIGNATURE_HEADER: sign(app_secret, body)}
