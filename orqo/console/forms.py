@@ -6,11 +6,10 @@ inputs) and leaves empty inputs out, so the schema's own defaults apply.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from marshmallow import fields
-from marshmallow import missing
-from marshmallow import validate
+from orqo.adapters import describe_fields
 
 
 @dataclass(frozen=True)
@@ -32,24 +31,27 @@ class FormField:
 
 
 def schema_fields(group: str, schema_class) -> list[FormField]:
-    """The inputs of one schema, in its declaration order."""
+    """The inputs of one schema, in its declaration order, from the one description of an
+    adapter's settings (:func:`orqo.adapters.describe_fields`, which ``orqo adapters show``
+    and ``GET /api/v1/adapters`` print too)."""
     result = []
-    for name, field in schema_class().fields.items():
-        if field.dump_only:
-            continue
-        choices = next((tuple(map(str, v.choices)) for v in _validators(field)
-                        if isinstance(v, validate.OneOf)), ())
-        if isinstance(field, fields.Boolean):
+    for field in describe_fields(schema_class):
+        choices = tuple(map(str, field["choices"] or ()))
+        if field["type"] == "boolean":
             kind = "checkbox"
         elif choices:
             kind = "select"
-        elif isinstance(field, (fields.Integer, fields.Float, fields.Decimal)):
+        elif field["type"] in ("integer", "number"):
             kind = "number"
         else:
             kind = "password" if group == "credentials" else "text"
-        default = field.load_default
-        default = "" if default is missing or default is None or callable(default) else default
-        result.append(FormField(group, name, kind, field.required, str(default), choices))
+        default = field["default"]
+        if default is None:
+            default = ""
+        elif isinstance(default, (dict, list)):
+            default = json.dumps(default) if default else ""
+        result.append(FormField(group, field["name"], kind, field["required"], str(default),
+                                choices))
     return result
 
 
@@ -80,7 +82,3 @@ def submitted_settings(form, inputs: list[FormField]) -> tuple[dict, dict]:
                     pass
         values[item.group][item.name] = raw
     return values["credentials"], values["config"]
-
-
-def _validators(field) -> list:
-    return list(getattr(field, "validators", None) or [])
