@@ -93,18 +93,18 @@ def test_ledger_filters_and_pagination(admin):
     for i in range(3):
         admin.deliver(admin.app_id, delivery({"sender": "ada", "id": f"m{i}"}), admin.headers)
     admin.deliver(admin.app_id, delivery({"sender": "ada", "id": "x"}), {"X-Fake-Token": "no"})
-    rejected = admin.api("GET", "/api/v1/events?outcome=rejected_signature").json["items"]
+    rejected = admin.api("GET", "/api/v1/deliveries?outcome=rejected_signature").json["items"]
     assert len(rejected) == 1
-    first = admin.api("GET", f"/api/v1/events?app_id={admin.app_id}&limit=2").json
-    second = admin.api("GET", f"/api/v1/events?limit=2&cursor={first['next_cursor']}").json
+    first = admin.api("GET", f"/api/v1/deliveries?app_id={admin.app_id}&limit=2").json
+    second = admin.api("GET", f"/api/v1/deliveries?limit=2&cursor={first['next_cursor']}").json
     ids = [d["id"] for d in first["items"] + second["items"]]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == 4
     assert second["next_cursor"] is None
-    future = admin.api("GET", "/api/v1/events?since=2999-01-01T00:00:00%2B00:00").json
+    future = admin.api("GET", "/api/v1/deliveries?since=2999-01-01T00:00:00%2B00:00").json
     assert future["items"] == []
-    bad = admin.api("GET", "/api/v1/events?cursor=not-a-cursor")
+    bad = admin.api("GET", "/api/v1/deliveries?cursor=not-a-cursor")
     assert bad.status_code == 422 and "cursor" in bad.json["error"]["details"]
-    assert admin.api("GET", "/api/v1/events?outcome=bogus").status_code == 422
+    assert admin.api("GET", "/api/v1/deliveries?outcome=bogus").status_code == 422
 
 
 def test_replay_of_an_unknown_sender_routes_it_once(admin):
@@ -112,14 +112,14 @@ def test_replay_of_an_unknown_sender_routes_it_once(admin):
     admin.deliver(admin.app_id, body, admin.headers)
     [message] = admin.ledger()[0]["messages"]
     assert message["outcome"] == "unknown_sender"
-    premature = admin.api("POST", f"/api/v1/events/{message['id']}/replay")
+    premature = admin.api("POST", f"/api/v1/messages/{message['id']}/replay")
     assert premature.json["message"]["outcome"] == "unknown_sender"
     admin.add_contact({admin.app_id: "newcomer"}, name="Newcomer")
-    replayed = admin.api("POST", f"/api/v1/events/{message['id']}/replay")
+    replayed = admin.api("POST", f"/api/v1/messages/{message['id']}/replay")
     assert replayed.status_code == 200
     assert replayed.json["message"]["outcome"] == "routed"
     assert replayed.json["message"]["handler"] == "doorkeeper"
-    again = admin.api("POST", f"/api/v1/events/{message['id']}/replay")
+    again = admin.api("POST", f"/api/v1/messages/{message['id']}/replay")
     assert again.status_code == 409
     redelivered = admin.deliver(admin.app_id, body, admin.headers).json["messages"][0]
     assert redelivered["outcome"] == "duplicate"
@@ -128,11 +128,26 @@ def test_replay_of_an_unknown_sender_routes_it_once(admin):
         "replay_of": message["id"]}
 
 
+def test_one_delivery_by_its_id_and_the_old_event_urls_are_gone(admin):
+    admin.deliver(admin.app_id, delivery({"sender": "ada", "id": "m1"}), admin.headers)
+    [entry] = admin.api("GET", "/api/v1/deliveries?limit=1").json["items"]
+    one = admin.api("GET", f"/api/v1/deliveries/{entry['id']}").json
+    assert one["id"] == entry["id"] and one["messages"][0]["outcome"] == "routed"
+    assert admin.api("GET", "/api/v1/deliveries/99999").status_code == 404
+    assert admin.api("GET", "/api/v1/events").status_code == 404
+    message_id = one["messages"][0]["id"]
+    assert admin.api("POST", f"/api/v1/events/{message_id}/replay").status_code == 404
+    with admin.app.app_context():
+        agent = {"Authorization": f"Bearer {issue_token('agent', ['agent'])[1]}"}
+    refused = admin.client.post(f"/api/v1/messages/{message_id}/replay", headers=agent)
+    assert refused.status_code == 403
+
+
 def test_replay_of_a_routed_message_is_409(admin):
     admin.deliver(admin.app_id, delivery({"sender": "ada", "id": "m1"}), admin.headers)
     message_id = admin.ledger()[0]["messages"][0]["id"]
-    assert admin.api("POST", f"/api/v1/events/{message_id}/replay").status_code == 409
-    assert admin.api("POST", "/api/v1/events/99999/replay").status_code == 404
+    assert admin.api("POST", f"/api/v1/messages/{message_id}/replay").status_code == 409
+    assert admin.api("POST", "/api/v1/messages/99999/replay").status_code == 404
 
 
 def test_non_admin_tokens_cannot_manage(admin):

@@ -84,7 +84,7 @@ def test_events_list_shows_the_ledger_newest_first(fake):
     fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "m1"}), fake.headers)
     fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "m1"}), fake.headers)
     fake.deliver(fake.app_id, delivery({"sender": "zed", "id": "m2"}), fake.headers)
-    events = invoke_json(runner, "events", "list", "--app", fake.app_id, "--json")
+    events = invoke_json(runner, "deliveries", "list", "--app", fake.app_id, "--json")
     assert [e["outcome"] for e in events] == ["accepted"] * 3
     messages = [e["messages"][0] for e in events]
     assert [m["outcome"] for m in messages] == ["unknown_sender", "duplicate", "routed"]
@@ -92,8 +92,39 @@ def test_events_list_shows_the_ledger_newest_first(fake):
     assert messages[2]["contact_id"] == fake.ada
     assert messages[2]["dedupe_key"] == "m1"
     assert messages[0]["contact_id"] is None
-    text = fake.app.test_cli_runner().invoke(args=["events", "list"]).output
+    text = fake.app.test_cli_runner().invoke(args=["deliveries", "list"]).output
     assert "unknown_sender" in text and "doorkeeper" in text
+    assert f"message #{messages[0]['id']} " in text and f"delivery #{events[0]['id']} " in text
+
+
+def test_deliveries_filters_show_and_messages_replay(fake):
+    runner = fake.app.test_cli_runner()
+    fake.deliver(fake.app_id, delivery({"sender": "newcomer", "id": "n1"}), fake.headers)
+    fake.deliver(fake.app_id, delivery({"sender": "ada", "id": "x"}), {"X-Fake-Token": "no"})
+    [rejected] = invoke_json(runner, "deliveries", "list", "--outcome", "rejected_signature",
+                             "--json")
+    assert rejected["outcome"] == "rejected_signature"
+    assert invoke_json(runner, "deliveries", "list", "--since", "2999-01-01", "--json") == []
+    assert len(invoke_json(runner, "deliveries", "list", "--until", "2999-01-01T00:00:00Z",
+                           "--json")) == 2
+    bad = runner.invoke(args=["deliveries", "list", "--since", "yesterday"])
+    assert bad.exit_code == 2 and "ISO 8601" in bad.output
+    accepted = invoke_json(runner, "deliveries", "list", "--outcome", "accepted", "--json")[0]
+    shown = invoke_json(runner, "deliveries", "show", str(accepted["id"]))
+    assert shown == accepted
+    missing = runner.invoke(args=["deliveries", "show", "99999"])
+    assert missing.exit_code == 1 and "not_found" in missing.output
+    message_id = shown["messages"][0]["id"]
+    fake.add_contact({fake.app_id: "newcomer"}, name="Newcomer")
+    replayed = invoke_json(runner, "messages", "replay", str(message_id))
+    assert replayed["replay_of"] == message_id and replayed["message"]["outcome"] == "routed"
+    again = runner.invoke(args=["messages", "replay", str(message_id)])
+    assert again.exit_code == 1 and "conflict" in again.output
+
+
+def test_the_old_command_names_are_gone(runner):
+    assert runner.invoke(args=["events", "list"]).exit_code == 2
+    assert runner.invoke(args=["pushes", "list"]).exit_code == 0
 
 
 def test_plugins_lists_plugins_with_versions_and_adapters(runner):

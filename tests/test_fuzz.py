@@ -474,6 +474,7 @@ ENDPOINT_SCOPES = {
     "doorkeeper.claim": {"agent"}, "doorkeeper.ack": {"agent"},
     "doorkeeper.get_conversation": {"agent"},
     "messages.send_message": {"agent"}, "messages.get_message": {"agent"},
+    "messages.replay_message": set(),
     "runs.get_run": {"agent", "trigger"}, "runs.claim_runs": {"agent"},
     "runs.report_progress": {"agent"}, "triggers.api_trigger": {"trigger"},
     **{f"{blueprint}.{view}": set() for blueprint, views in {
@@ -485,7 +486,7 @@ ENDPOINT_SCOPES = {
                       "rotate_trigger", "delete_trigger", "list_app_event_triggers",
                       "create_app_event_trigger", "delete_app_event_trigger", "list_runs"],
         "tokens": ["list_tokens", "create_token", "revoke_token"],
-        "events": ["list_events", "get_event", "replay"],
+        "deliveries": ["list_deliveries", "get_delivery"],
         "rejections": ["list_rejections"],
         "adapters": ["list_adapters"],
     }.items() for view in views},

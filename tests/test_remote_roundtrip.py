@@ -216,7 +216,7 @@ def test_a_remote_app_behaves_as_the_in_process_app(make_server, serve_adapter, 
             for body, headers in deliveries]
     assert answers[remote["id"]] == answers[local["id"]], adapter_server.log()[-3000:]
 
-    ledgers = {app["id"]: outcomes(server.cli_json("events", "list", "--json", "--app", app["id"]))
+    ledgers = {app["id"]: outcomes(server.cli_json("deliveries", "list", "--json", "--app", app["id"]))
                for app in (local, remote)}
     assert ledgers[remote["id"]] == ledgers[local["id"]]
     expected = ["accepted", "rejected_signature", "accepted", "accepted", "malformed"]
@@ -240,7 +240,7 @@ def test_a_remote_app_behaves_as_the_in_process_app(make_server, serve_adapter, 
     down = requests.post(server.url + remote["webhook_path"], data=later,
                          headers=case.sign(later), timeout=10)
     assert down.status_code == 503 and down.headers["Retry-After"]
-    [last] = server.cli_json("events", "list", "--json", "--app", remote["id"], "--limit", "1")
+    [last] = server.cli_json("deliveries", "list", "--json", "--app", remote["id"], "--limit", "1")
     assert last["outcome"] == "adapter_error" and last["messages"] == []
     assert "connection failed" in last["reason"]
     check = server.cli("adapters", "check", "--", remote["id"], check=False)
@@ -318,7 +318,7 @@ def test_a_remote_adapter_that_times_out_gets_the_platform_a_503(make_server, sl
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     assert response.json()["error"]["code"] == "adapter_error"
-    [entry] = server.cli_json("events", "list", "--json")
+    [entry] = server.cli_json("deliveries", "list", "--json")
     assert entry["outcome"] == "adapter_error" and entry["status_code"] == 503
     assert "POST /verify-webhook: timed out" in entry["reason"]
     assert entry["messages"] == []

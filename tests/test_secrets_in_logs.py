@@ -8,7 +8,7 @@ Standard Webhooks mode, Slack, WhatsApp, Telegram) created over the API with dis
 secrets; valid, forged (wrong secret), malformed and replayed deliveries; handshakes with right
 and wrong verify tokens; token URLs (valid, rotated, wrong, with an Idempotency-Key); API calls
 with valid, unknown and no bearer tokens; a request that fails with a 500 while it carries a
-secret; then ``orqo apps list``, ``orqo tokens list`` and ``orqo events list``.
+secret; then ``orqo apps list``, ``orqo tokens list`` and ``orqo deliveries list``.
 
 Every secret (each credential, API token, token URL token, verify token, and the made-up ones
 sent by forgers) must be absent from all of that, and so must a marker put in every rejected
@@ -163,8 +163,8 @@ class Session:
         assert status in (422, 500)
 
         for args in (("apps", "list", "--json"), ("apps", "list"), ("tokens", "list"),
-                     ("events", "list", "--json", "--limit", "1000"),
-                     ("events", "list", "--limit", "1000")):
+                     ("deliveries", "list", "--json", "--limit", "1000"),
+                     ("deliveries", "list", "--limit", "1000")):
             self.outputs.append(self.cli(*args))
 
     def deliveries(self, admin: str, suite: Suite) -> None:

@@ -353,7 +353,7 @@ def conversation_of(api, count, text=lambda n: f"message {n}"):
                                  data=delivery({"sender": "ada", "id": f"m{number}",
                                                 "text": text(number)}))
         assert answer.json["messages"] == [{"outcome": "routed", "handler": "doorkeeper"}]
-    [event] = api("GET", "/api/v1/events?limit=1").json["items"]
+    [event] = api("GET", "/api/v1/deliveries?limit=1").json["items"]
     return int(event["messages"][0]["handler_ref"])
 
 

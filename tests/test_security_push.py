@@ -109,7 +109,7 @@ def route(harness, *message_ids):
 
 
 def pushes(harness):
-    """Every push as ``orqo deliveries list`` shows it, oldest first, with its lease."""
+    """Every push as ``orqo pushes list`` shows it, oldest first, with its lease."""
     with harness.app.app_context():
         return [{**push.describe_push(p), "leased": p.lease_until is not None}
                 for p in reversed(push.list_pushes())]

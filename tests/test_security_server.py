@@ -164,7 +164,7 @@ def test_commands_before_init_db_fail_in_one_line_without_the_secret(make_app):
     runner = make_app(plugins=[orqo_custom], create_tables=False).test_cli_runner()
     for args in (["apps", "create", "--name", "demo", "--adapter", "custom", "--credential",
                   f"signing_secret={SECRET}"],
-                 ["apps", "list"], ["events", "list"], ["tokens", "list"]):
+                 ["apps", "list"], ["deliveries", "list"], ["tokens", "list"]):
         result = runner.invoke(args=args)
         assert result.exit_code == 1, result.output
         error = one_error_line(result.stderr)

@@ -153,7 +153,7 @@ class TokenOut(Schema):
     token = fields.String(metadata={"description": "Only when created: shown once."})
 
 
-class LedgerMessageOut(Schema):
+class DeliveryMessageOut(Schema):
     id = fields.Integer()
     outcome = fields.String(metadata={"enum": list(MESSAGE_OUTCOMES)})
     reason = fields.String()
@@ -176,10 +176,10 @@ class DeliveryOut(Schema):
     status_code = fields.Integer()
     duration_ms = fields.Float()
     meta = fields.Dict()
-    messages = fields.List(fields.Nested(LedgerMessageOut))
+    messages = fields.List(fields.Nested(DeliveryMessageOut))
 
 
-class LedgerArgs(PageArgs):
+class DeliveryArgs(PageArgs):
     app_id = fields.String(load_default=None, validate=validate.Length(max=64))
     outcome = fields.String(load_default=None, validate=validate.OneOf(DELIVERY_OUTCOMES))
     since = fields.AwareDateTime(load_default=None, default_timezone=None)
@@ -188,7 +188,7 @@ class LedgerArgs(PageArgs):
 
 class ReplayOut(Schema):
     delivery_id = fields.Integer()
-    message = fields.Nested(LedgerMessageOut)
+    message = fields.Nested(DeliveryMessageOut)
     replay_of = fields.Integer()
 
 

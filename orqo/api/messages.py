@@ -1,21 +1,24 @@
 """``/api/v1/messages``: agents send messages through the platform a Contact writes on, and
-read any message back."""
+read any message back; an admin replays a stored inbound message."""
 from __future__ import annotations
 
 from flask import g
 from flask import request
 
 from orqo.api import Blueprint
+from orqo.api.admin_schemas import ReplayOut
 from orqo.api.auth import require_scope
 from orqo.api.schemas import MessageIn
 from orqo.api.schemas import MessageOut
 from orqo.api.triggers import IDEMPOTENCY_HEADER
 from orqo.extensions import db
 from orqo.services import idempotency
+from orqo.services import ledger
 from orqo.services import outbound
 
 bp = Blueprint("messages", __name__, url_prefix="/api/v1/messages",
-               description="Messages: send one through an App's platform; read any message.")
+               description="Messages: send one through an App's platform; read any message; replay "
+                           "a stored inbound one.")
 
 
 @bp.route("", methods=["POST"])
@@ -50,3 +53,13 @@ def send_message(body):
 def get_message(message_id):
     """A message, inbound or outbound: what it says and what became of it."""
     return outbound.describe_message(outbound.find_message(message_id))
+
+
+@bp.route("/<int:message_id>/replay", methods=["POST"])
+@require_scope(bp, "admin")
+@bp.response(200, ReplayOut)
+def replay_message(message_id):
+    """Route a stored ``unknown_sender`` or ``throttled`` inbound message again, recorded as a
+    delivery of its own (409 if it was routed already)."""
+    delivery, record = ledger.replay(message_id)
+    return ledger.describe_replay(delivery, record, message_id)

@@ -139,9 +139,9 @@ def init_app(app):
     # Keeps the commands already added (Flask-Migrate's `db`), with orqo's error mapping.
     app.cli = OrqoAppGroup(name=app.cli.name, commands=app.cli.commands)
     for command in (init_db_command, plugins_command, apps.apps_group, apps.contacts_group,
-                    ledger.events_group, rejections.rejections_group, tokens.tokens_group,
+                    ledger.deliveries_group, rejections.rejections_group, tokens.tokens_group,
                     agents.worker_command, messages.messages_group,
-                    agents.deliveries_group, workflows.workflows_group, workflows.triggers_group,
+                    agents.pushes_group, workflows.workflows_group, workflows.triggers_group,
                     workflows.runs_group, adapters.adapters_group,
                     adapters.adapter_serve_command, retention.prune_command):
         app.cli.add_command(command)

@@ -1,4 +1,4 @@
-"""``orqo worker`` and ``orqo deliveries``: pushing to the agent runtime, and sending the
+"""``orqo worker`` and ``orqo pushes``: pushing to the agent runtime, and sending the
 messages agents queue."""
 from __future__ import annotations
 
@@ -23,23 +23,25 @@ def worker_command(once, batch):
     worker.run(current_app._get_current_object(), once=once, batch=batch)
 
 
-@click.group("deliveries")
-def deliveries_group():
+@click.group("pushes")
+def pushes_group():
     """Inspect and retry pushes to the agent runtime."""
 
 
-@deliveries_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "delivered", "dead"]), default=None)
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@pushes_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "delivered", "dead"]), default=None,
+              help="Only pushes in this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000),
+              help="How many pushes at most.")
 @with_appcontext
-def deliveries_list_command(status, limit):
+def pushes_list_command(status, limit):
     """List pushes, newest first, with every attempt, as JSON."""
     echo_json([push_service.describe_push(p) for p in push_service.list_pushes(status, limit)])
 
 
-@deliveries_group.command("retry")
+@pushes_group.command("retry")
 @click.argument("push_id", type=int)
 @with_appcontext
-def deliveries_retry_command(push_id):
+def pushes_retry_command(push_id):
     """Send a pending or dead push again, with a fresh attempt budget."""
     echo_json(push_service.describe_push(push_service.retry(push_id)))

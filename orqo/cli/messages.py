@@ -1,5 +1,5 @@
-"""``orqo messages``: send a message to a Contact through an App's platform, and read any
-message back (the same service functions as ``/api/v1/messages``)."""
+"""``orqo messages``: send a message to a Contact through an App's platform, read any message
+back, and replay a stored inbound one (the same service functions as ``/api/v1/messages``)."""
 from __future__ import annotations
 
 import click
@@ -7,12 +7,13 @@ from flask.cli import with_appcontext
 
 from orqo.cli.output import echo_json
 from orqo.extensions import db
+from orqo.services import ledger
 from orqo.services import outbound
 
 
 @click.group("messages")
 def messages_group():
-    """Send messages through an App's platform; read any message."""
+    """Send messages through an App's platform; read any message; replay an inbound one."""
 
 
 @messages_group.command("send")
@@ -41,3 +42,13 @@ def send_command(app_id, contact_id, text, in_reply_to, await_reply, reference):
 def show_command(message_id):
     """A message, inbound or outbound, and what became of it, as JSON."""
     echo_json(outbound.describe_message(outbound.find_message(message_id)))
+
+
+@messages_group.command("replay")
+@click.argument("message_id", type=int)
+@with_appcontext
+def replay_command(message_id):
+    """Route a stored unknown_sender or throttled inbound message again (after registering its
+    sender, or once a flood is over), as a delivery of its own; prints the replay as JSON."""
+    delivery, record = ledger.replay(message_id)
+    echo_json(ledger.describe_replay(delivery, record, message_id))

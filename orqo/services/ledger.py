@@ -1,6 +1,8 @@
 """Reading the ledger: deliveries and what became of each of their messages."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -32,9 +34,12 @@ def deliveries_query(app_id=None, outcome=None, since=None, until=None):
     return query
 
 
-def list_deliveries(app_id: str | None = None, limit: int = 50) -> list[Delivery]:
-    """The newest deliveries first, optionally of one App, with their messages loaded."""
-    query = deliveries_query(app_id)
+def list_deliveries(app_id: str | None = None, limit: int = 50, outcome: str | None = None,
+                    since: datetime | None = None, until: datetime | None = None
+                    ) -> list[Delivery]:
+    """The newest deliveries first, filtered as :func:`deliveries_query`, with their
+    messages loaded."""
+    query = deliveries_query(app_id, outcome, since, until)
     return list(db.session.scalars(query.order_by(Delivery.id.desc()).limit(limit)))
 
 
@@ -107,3 +112,10 @@ def describe_delivery(delivery: Delivery) -> dict:
         "meta": delivery.meta or {},
         "messages": [describe_message(record) for record in delivery.messages],
     }
+
+
+def describe_replay(delivery: Delivery, record: MessageRecord, replay_of: int) -> dict:
+    """What :func:`replay` made: the new delivery's id, the message it routed, and the id of
+    the stored message it replayed."""
+    return {"delivery_id": delivery.id, "replay_of": replay_of,
+            "message": describe_message(record)}

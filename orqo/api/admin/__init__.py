@@ -3,7 +3,7 @@
 * :mod:`.apps`: Apps and Contacts;
 * :mod:`.workflows`: workflows, their token URLs and App Event triggers, runs;
 * :mod:`.tokens`: API tokens;
-* :mod:`.ledger`: the ledger and replays;
+* :mod:`.ledger`: the ledger of deliveries (replays are in :mod:`orqo.api.messages`);
 * :mod:`.rejections`: the counts of refused deliveries;
 * :mod:`.adapters`: the installed adapters and their settings.
 """

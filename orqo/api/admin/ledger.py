@@ -1,25 +1,28 @@
-"""``/api/v1/events``: the ledger of deliveries, and replays of stored messages."""
+"""``/api/v1/deliveries``: the ledger of deliveries (inbound requests) and their messages.
+
+Replaying a stored message is ``POST /api/v1/messages/<message_id>/replay``
+(:mod:`orqo.api.messages`): it takes a message's id, never a delivery's.
+"""
 from __future__ import annotations
 
 from orqo.api import Blueprint
+from orqo.api.admin_schemas import DeliveryArgs
 from orqo.api.admin_schemas import DeliveryOut
-from orqo.api.admin_schemas import LedgerArgs
-from orqo.api.admin_schemas import ReplayOut
 from orqo.api.admin_schemas import page_of
 from orqo.api.auth import require_scope
 from orqo.api.pagination import page
 from orqo.models import Delivery
 from orqo.services import ledger
 
-bp = Blueprint("events", __name__, url_prefix="/api/v1/events",
+bp = Blueprint("deliveries", __name__, url_prefix="/api/v1/deliveries",
                description="The ledger: every delivery and what became of its messages.")
 
 
 @bp.route("", methods=["GET"])
 @require_scope(bp, "admin")
-@bp.arguments(LedgerArgs, location="query")
+@bp.arguments(DeliveryArgs, location="query")
 @bp.response(200, page_of(DeliveryOut, "DeliveryPage"))
-def list_events(args):
+def list_deliveries(args):
     """Deliveries, newest first, filtered by App, outcome and time, a page at a time."""
     query = ledger.deliveries_query(args["app_id"], args["outcome"], args["since"], args["until"])
     return page(query, Delivery.id, args, ledger.describe_delivery)
@@ -28,16 +31,6 @@ def list_events(args):
 @bp.route("/<int:delivery_id>", methods=["GET"])
 @require_scope(bp, "admin")
 @bp.response(200, DeliveryOut)
-def get_event(delivery_id):
+def get_delivery(delivery_id):
     """One delivery with its messages."""
     return ledger.describe_delivery(ledger.find_delivery(delivery_id))
-
-
-@bp.route("/<int:message_id>/replay", methods=["POST"])
-@require_scope(bp, "admin")
-@bp.response(200, ReplayOut)
-def replay(message_id):
-    """Route a stored ``unknown_sender`` message again (409 if it was routed already)."""
-    delivery, record = ledger.replay(message_id)
-    return {"delivery_id": delivery.id, "replay_of": message_id,
-            "message": ledger.describe_message(record)}

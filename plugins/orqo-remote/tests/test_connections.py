@@ -93,7 +93,7 @@ def test_a_trickling_adapter_gets_the_platform_a_503_from_real_gunicorn(make_ser
     assert response.status_code == 503, response.text
     assert response.headers["Retry-After"]
     assert response.json()["error"]["code"] == "adapter_error"
-    [entry] = server.cli_json("events", "list", "--json")
+    [entry] = server.cli_json("deliveries", "list", "--json")
     assert entry["outcome"] == "adapter_error"
     assert entry["reason"].endswith(UNREACHABLE)
     assert SECRET not in server.log()

@@ -52,7 +52,7 @@ def test_slack_on_a_real_server(make_server):
     listed = server.cli_json("apps", "list", "--json")
     assert listed[0]["config"] == {"timestamp_window": 300, "bot_user_id": BOT_USER,
                                    "app_id": None, "api_base_url": "https://slack.com/api"}
-    events = server.cli_json("events", "list", "--json", "--limit", "100")
+    events = server.cli_json("deliveries", "list", "--json", "--limit", "100")
     assert [e["outcome"] for e in events] == ["rejected_signature", "accepted", "accepted",
                                               "challenge"]
     assert events[1]["meta"] == {"slack_retry_num": 1, "slack_retry_reason": "http_timeout"}

@@ -60,7 +60,7 @@ def test_telegram_on_a_real_server(make_server):
     assert set(listed) == {"Support bot", "Dev bot"}
     assert listed["Dev bot"]["config"] == {"allow_unsigned": True, "api_base_url": API}
     assert listed["Support bot"]["config"] == {"allow_unsigned": False, "api_base_url": API}
-    events = server.cli_json("events", "list", "--json", "--limit", "100")
+    events = server.cli_json("deliveries", "list", "--json", "--limit", "100")
     assert [e["outcome"] for e in events] == ["accepted", "rejected_signature",
                                               "rejected_signature", "accepted", "accepted"]
     assert SECRET not in server.log()

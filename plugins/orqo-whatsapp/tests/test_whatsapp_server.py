@@ -66,7 +66,7 @@ def test_whatsapp_on_a_real_server(make_server):
     assert len(big) > 2_990_000
     assert post(server, app["webhook_path"], big, sign(APP_SECRET, big)).status_code == 200
 
-    events = server.cli_json("events", "list", "--json", "--limit", "100")
+    events = server.cli_json("deliveries", "list", "--json", "--limit", "100")
     assert [e["outcome"] for e in events] == [
         "accepted", "accepted", "rejected_signature", "rejected_signature", "accepted",
         "accepted", "rejected_signature", "challenge"]
