@@ -42,5 +42,5 @@ class RejectionList(Schema):
 @bp.response(200, RejectionList)
 def list_rejections(args):
     """The counts, newest window first (the first refusals of each window are also in the
-    ledger, ``/api/v1/events``, in full)."""
+    ledger, ``/api/v1/deliveries``, in full)."""
     return {"items": rejections.list_rejections(args["app_id"], args["since"], args["limit"])}
