@@ -104,9 +104,11 @@ def test_operator_flow_in_the_browser(browser, server):
     browser.find_element(By.ID, "create-app").click()
     wait_for(browser, seen.title_contains("Apps"))
     url_input = browser.find_element(By.CSS_SELECTOR, "input.webhook-url")
-    webhook_url = url_input.get_attribute("value")
-    assert re.fullmatch(re.escape(server.url) + r"/api/v1/webhooks/[\w-]+", webhook_url)
-    app_id = webhook_url.rsplit("/", 1)[1]
+    shown = url_input.get_attribute("value")
+    # The URL to paste into the platform is built from PUBLIC_BASE_URL (its default here).
+    assert re.fullmatch(r"http://127\.0\.0\.1:8000/api/v1/webhooks/[\w-]+", shown)
+    app_id = shown.rsplit("/", 1)[1]
+    webhook_url = f"{server.url}/api/v1/webhooks/{app_id}"
     assert SECRET not in browser.page_source
 
     # The deliveries page, left open, shows a new delivery without a reload.
