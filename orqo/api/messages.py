@@ -11,7 +11,6 @@ from orqo.api.auth import require_scope
 from orqo.api.schemas import MessageIn
 from orqo.api.schemas import MessageOut
 from orqo.api.triggers import IDEMPOTENCY_HEADER
-from orqo.extensions import db
 from orqo.services import idempotency
 from orqo.services import ledger
 from orqo.services import outbound
@@ -30,21 +29,15 @@ bp = Blueprint("messages", __name__, url_prefix="/api/v1/messages",
 def send_message(body):
     """Queue a message to a Contact; ``orqo worker`` sends it. A repeated
     ``Idempotency-Key`` within 24 hours answers the first message and queues nothing."""
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    scope = f"messages:{g.api_token.id}"
-    if key is not None:
-        earlier = idempotency.claim(scope, key)
-        if earlier is not None:
-            db.session.rollback()
-            return earlier[1], earlier[0]
-    message = outbound.queue_message(body["app_id"], body["contact_id"], body["text"],
-                                     in_reply_to=body["in_reply_to"],
-                                     await_reply=body["await_reply"])
-    answer = MessageOut().dump(outbound.describe_message(message))
-    if key is not None:
-        idempotency.remember(scope, key, 202, answer)
-    db.session.commit()
-    return answer, 202
+    def queue() -> dict:
+        message = outbound.queue_message(body["app_id"], body["contact_id"], body["text"],
+                                         in_reply_to=body["in_reply_to"],
+                                         await_reply=body["await_reply"])
+        return MessageOut().dump(outbound.describe_message(message))
+
+    return idempotency.answer_once(
+        f"messages:{g.api_token.id}",
+        idempotency.check_key(request.headers.get("Idempotency-Key")), 202, queue)
 
 
 @bp.route("/<int:message_id>", methods=["GET"])

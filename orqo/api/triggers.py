@@ -46,18 +46,12 @@ def read_json_body():
 def start_idempotent(scope: str, workflow, trigger_kind: str, trigger_ref: str, run_input,
                      meta=None):
     """Start a run unless this ``Idempotency-Key`` was answered already; commit; answer."""
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    if key is not None:
-        earlier = idempotency.claim(scope, key)
-        if earlier is not None:
-            db.session.rollback()
-            return earlier[1], earlier[0]
-    run = start_run(workflow, trigger_kind, trigger_ref, run_input, meta)
-    answer = {"workflow_run_id": run.id, "status": "started"}
-    if key is not None:
-        idempotency.remember(scope, key, 201, answer)
-    db.session.commit()
-    return answer, 201
+    def start() -> dict:
+        run = start_run(workflow, trigger_kind, trigger_ref, run_input, meta)
+        return {"workflow_run_id": run.id, "status": "started"}
+
+    return idempotency.answer_once(
+        scope, idempotency.check_key(request.headers.get("Idempotency-Key")), 201, start)
 
 
 @bp.route("/hooks/<path:token>", methods=["POST"])

@@ -57,6 +57,22 @@ def remember(scope: str, key: str, status: int, body: dict) -> None:
                        .execution_options(synchronize_session=False))
 
 
+def answer_once(scope: str, key: str | None, status: int, act) -> tuple[dict, int]:
+    """``(answer, status)`` of ``act()`` (which does the work and returns the answer), run in
+    the request's transaction and committed; for a ``key`` answered already within
+    :data:`WINDOW`, the first answer again and nothing run. ``key`` None: no key, just run."""
+    if key is not None:
+        earlier = claim(scope, key)
+        if earlier is not None:
+            db.session.rollback()
+            return earlier[1], earlier[0]
+    answer = act()
+    if key is not None:
+        remember(scope, key, status, answer)
+    db.session.commit()
+    return answer, status
+
+
 def expired(cutoff: datetime):
     """The keys (``scope``, ``key``) of records created before ``cutoff``, oldest first, for
     retention (:mod:`orqo.services.retention`), which never passes a cutoff inside

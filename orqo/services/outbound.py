@@ -24,7 +24,7 @@ from orqo.models import Send
 from orqo.models import Waitbox
 from orqo.models import as_utc
 from orqo.models import utcnow
-from orqo.services.conversations import ROUTED_FIELDS
+from orqo.services.conversations import describe_routed_message
 from orqo.services.waitboxes import describe_waitbox
 
 #: The longest a waitbox bound to a message may wait: the limit of ``POST /waitboxes``.
@@ -128,11 +128,7 @@ def describe_message(message: MessageRecord) -> dict:
     it (``status``: ``received`` for an inbound message, with its ledger ``outcome``;
     ``queued``, ``sent`` or ``failed`` for an outbound one, with its attempts, last error
     and the waitbox bound to it)."""
-    described = {"id": message.id, "direction": message.direction or "inbound"}
-    for name in ROUTED_FIELDS:
-        described[name] = getattr(message, name)
-    described["attachments"] = described["attachments"] or []
-    described["extra"] = described["extra"] or {}
+    described = describe_routed_message(message)
     described["created_at"] = as_utc(message.created_at).isoformat()
     if described["direction"] == "inbound":
         described.update(status="received", outcome=message.outcome, handler=message.handler,
