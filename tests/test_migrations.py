@@ -148,8 +148,9 @@ def test_an_id_is_never_handed_out_twice(make_app):
     now = "2026-11-29 10:00:00"
     with app.app_context():
         database.upgrade()
-        db.session.execute(text("INSERT INTO apps VALUES ('app1', 'a', 'fake', '{}', '{}', "
-                                "true, NULL, NULL, :now)"), {"now": now})
+        db.session.execute(text("INSERT INTO apps (id, name, adapter, credentials, config, "
+                                "route_to_doorkeeper, created_at) VALUES ('app1', 'a', 'fake', "
+                                "'{}', '{}', true, :now)"), {"now": now})
         insert = text("INSERT INTO deliveries (app_id, received_at, method, outcome, reason, "
                       "status_code, duration_ms, meta) VALUES "
                       "('app1', :now, 'POST', 'accepted', '', 200, 1.0, '{}') RETURNING id")

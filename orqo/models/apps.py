@@ -11,6 +11,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import true as sql_true
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -38,6 +39,8 @@ class App(db.Model):
     previous_credentials_until: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
+    # Off: the App keeps its settings and ledger, and its deliveries are refused (403).
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_true())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

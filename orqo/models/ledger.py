@@ -33,7 +33,8 @@ DIRECTIONS = ("inbound", "outbound")
 
 
 class Delivery(db.Model):
-    """The ledger's record of one webhook delivery (its body is never stored)."""
+    """The ledger's record of one webhook delivery: what came in (headers with secrets redacted,
+    the body up to ``LEDGER_BODY_BYTES``) and what orqo answered."""
 
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_app_id_id", "app_id", "id"), NEVER_REUSED)
@@ -49,6 +50,11 @@ class Delivery(db.Model):
     status_code: Mapped[int] = mapped_column(Integer)
     duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    # NULL for deliveries received before orqo kept them.
+    headers: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The body's full size in bytes (``body`` may hold only its first LEDGER_BODY_BYTES).
+    body_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     messages: Mapped[list[MessageRecord]] = relationship(
         back_populates="delivery", order_by="MessageRecord.id"
     )
