@@ -105,7 +105,7 @@ def test_waitbox_doorkeeper_sessions_leases_and_push(make_server, receiver):
         say("m4", "this one cannot be delivered [failall]")
 
         def settled():
-            pushes = server.cli_json("pushes", "list")
+            pushes = server.cli_json("pushes", "list", "--json")
             done = [p for p in pushes if p["status"] in ("delivered", "dead")]
             return pushes if len(done) == len(pushes) == 4 else None
 

@@ -1,4 +1,5 @@
 """The agent side of the API: tokens, waitboxes, Doorkeeper's queue and conversations."""
+import json
 import time
 
 import pytest
@@ -44,10 +45,10 @@ def test_a_token_without_the_scope_is_403_and_admin_has_every_scope(agent):
 
 def test_revoked_token_is_401_at_once(agent):
     runner = agent.app.test_cli_runner()
-    listed = runner.invoke(args=["tokens", "list"])
+    listed = runner.invoke(args=["tokens", "list", "--json"])
     assert agent.secret not in listed.output
-    token_id = [line for line in listed.output.splitlines() if '"id"' in line][0]
-    token_id = int(token_id.split(":")[1].strip(" ,"))
+    assert agent.secret not in runner.invoke(args=["tokens", "list"]).output
+    token_id = json.loads(listed.output)[0]["id"]
     assert runner.invoke(args=["tokens", "revoke", str(token_id)]).exit_code == 0
     assert agent.client.get("/api/v1/waitboxes/1", headers=agent.auth).status_code == 401
 

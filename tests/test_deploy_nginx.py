@@ -140,7 +140,7 @@ def test_orqo_behind_nginx(make_server, make_nginx):
     query = urllib.parse.urlencode({"hub.mode": "subscribe", "hub.challenge": "123",
                                     "hub.verify_token": verify_token})
     nginx.request("GET", f"{app['webhook_path']}?{query}")
-    assert len(server.cli_json("runs", "list")) == 1
+    assert len(server.cli_json("runs", "list", "--json")) == 1
     nginx.wait_for_access_lines(lambda line: line["uri"] == "/api/v1/hooks/[redacted]")
     nginx.wait_for_access_lines(lambda line: line["uri"] == f"{app['webhook_path']}?[redacted]")
     nginx_log = nginx.access_log.read_text()

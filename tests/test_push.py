@@ -82,7 +82,7 @@ def test_always_failing_receiver_ends_dead_lettered(pushing, requests_mock):
     assert entry["status"] == "dead"
     assert len(entry["attempt_log"]) == 4
     runner = pushing.app.test_cli_runner()
-    assert json.loads(runner.invoke(args=["pushes", "list", "--status", "dead"]).output)
+    assert json.loads(runner.invoke(args=["pushes", "list", "--status", "dead", "--json"]).output)
     requests_mock.post(URL, status_code=200)
     assert runner.invoke(args=["pushes", "retry", str(entry["id"])]).exit_code == 0
     drain(pushing)

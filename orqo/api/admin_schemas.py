@@ -92,6 +92,12 @@ class WorkflowPatch(Schema):
     enabled = fields.Boolean()
 
 
+class WorkflowDeleteArgs(Schema):
+    force = fields.Boolean(load_default=False, metadata={
+        "description": "Delete even when runs of the workflow are in progress (they are "
+                       "deleted with it); without it such a deletion answers 409."})
+
+
 class WorkflowOut(Schema):
     id = fields.Integer()
     name = fields.String()

@@ -7,6 +7,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from orqo.cli.output import echo_json
+from orqo.cli.output import echo_table
+from orqo.cli.output import json_option
+from orqo.cli.output import limit_option
 from orqo.services import push as push_service
 
 
@@ -31,12 +34,18 @@ def pushes_group():
 @pushes_group.command("list")
 @click.option("--status", type=click.Choice(["pending", "delivered", "dead"]), default=None,
               help="Only pushes in this state.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000),
-              help="How many pushes at most.")
+@limit_option()
+@json_option("Print JSON, with every attempt, instead of text.")
 @with_appcontext
-def pushes_list_command(status, limit):
-    """List pushes, newest first, with every attempt, as JSON."""
-    echo_json([push_service.describe_push(p) for p in push_service.list_pushes(status, limit)])
+def pushes_list_command(status, limit, as_json):
+    """List pushes, newest first (every attempt with --json)."""
+    pushes = [push_service.describe_push(p) for p in push_service.list_pushes(status, limit)]
+    if as_json:
+        echo_json(pushes)
+        return
+    echo_table(("id", "message", "status", "attempts", "next attempt", "last error"),
+               [(p["id"], p["message_id"], p["status"], p["attempts"],
+                 p["next_attempt_at"], p["last_error"] or None) for p in pushes])
 
 
 @pushes_group.command("retry")

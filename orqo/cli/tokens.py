@@ -5,6 +5,7 @@ import click
 from flask.cli import with_appcontext
 
 from orqo.cli.output import echo_json
+from orqo.cli.output import echo_table
 from orqo.cli.output import json_option
 from orqo.services import tokens as token_service
 
@@ -26,11 +27,17 @@ def tokens_create_command(name, scopes):
 
 
 @tokens_group.command("list")
-@json_option("Accepted for symmetry: this listing is always JSON.")
+@json_option()
 @with_appcontext
 def tokens_list_command(as_json):
-    """List tokens as JSON (never their secrets)."""
-    echo_json([token_service.describe_token(t) for t in token_service.list_tokens()])
+    """List tokens, oldest first (never their secrets: the prefix tells them apart)."""
+    described = [token_service.describe_token(t) for t in token_service.list_tokens()]
+    if as_json:
+        echo_json(described)
+        return
+    echo_table(("id", "prefix", "scopes", "revoked", "last used", "name"),
+               [(t["id"], t["prefix"], ",".join(t["scopes"]), t["revoked_at"],
+                 t["last_used_at"], t["name"]) for t in described])
 
 
 @tokens_group.command("revoke")

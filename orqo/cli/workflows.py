@@ -31,11 +31,16 @@ def workflows_create_command(name, disabled):
 
 
 @workflows_group.command("list")
-@json_option("Accepted for symmetry: this listing is always JSON.")
+@json_option()
 @with_appcontext
 def workflows_list_command(as_json):
-    """List workflows as JSON, oldest first."""
-    echo_json([workflow_service.describe_workflow(w) for w in workflow_service.list_workflows()])
+    """List workflows, oldest first."""
+    workflows = [workflow_service.describe_workflow(w) for w in workflow_service.list_workflows()]
+    if as_json:
+        echo_json(workflows)
+        return
+    echo_table(("id", "enabled", "created", "name"),
+               [(w["id"], _on(w["enabled"]), w["created_at"], w["name"]) for w in workflows])
 
 
 @workflows_group.command("show")
@@ -69,7 +74,7 @@ def workflows_delete_command(workflow_id, yes):
         echo_warnings([f"workflow {workflow_id} has {in_progress} run(s) in progress; deleting "
                        "it deletes them, and their executor's reports will be refused."])
         click.confirm(f"Delete workflow {workflow_id} anyway?", abort=True, err=True)
-    workflow_service.delete_workflow(workflow_id)
+    workflow_service.delete_workflow(workflow_id, force=True)
     click.echo(f"Deleted workflow {workflow_id}.")
 
 
@@ -213,9 +218,15 @@ def runs_group():
 @click.option("--workflow", "workflow_id", type=int, default=None,
               help="Only the runs of this workflow (its id).")
 @limit_option()
-@json_option("Accepted for symmetry: this listing is always JSON.")
+@json_option()
 @with_appcontext
 def runs_list_command(workflow_id, limit, as_json):
-    """List runs, newest first, as JSON."""
-    echo_json([workflow_service.describe_run(r)
-               for r in workflow_service.list_runs(workflow_id, limit)])
+    """List runs, newest first (their input and output with --json or `GET /api/v1/runs/ID`)."""
+    runs = [workflow_service.describe_run(r) for r in workflow_service.list_runs(workflow_id, limit)]
+    if as_json:
+        echo_json(runs)
+        return
+    echo_table(("id", "workflow", "status", "created", "finished", "trigger", "error"),
+               [(r["id"], r["workflow_id"], r["status"], r["created_at"], r["finished_at"],
+                 f"{r['trigger_kind']}:{r['trigger_ref']}" if r["trigger_ref"]
+                 else r["trigger_kind"], r["error"] or None) for r in runs])

@@ -96,12 +96,18 @@ def find_run_for_token(run_id: int, token: ApiToken) -> WorkflowRun:
     raise ApiError(404, "not_found", f"No workflow run has the id {run_id}.")
 
 
-def list_runs(workflow_id: int | None = None, limit: int = 50) -> list[WorkflowRun]:
-    """Runs, newest first, optionally of one workflow."""
-    query = select(WorkflowRun).order_by(WorkflowRun.id.desc()).limit(limit)
+def runs_query(workflow_id: int | None = None):
+    """The runs, optionally of one workflow, as a query to page through (newest first by id)."""
+    query = select(WorkflowRun)
     if workflow_id is not None:
         query = query.where(WorkflowRun.workflow_id == workflow_id)
-    return list(db.session.scalars(query))
+    return query
+
+
+def list_runs(workflow_id: int | None = None, limit: int = 50) -> list[WorkflowRun]:
+    """Runs, newest first, optionally of one workflow."""
+    return list(db.session.scalars(
+        runs_query(workflow_id).order_by(WorkflowRun.id.desc()).limit(limit)))
 
 
 def claim_runs(claimant: str, limit: int, lease_seconds: float) -> dict:
@@ -185,8 +191,20 @@ def runs_in_progress(workflow_id: int) -> int:
         WorkflowRun.status.not_in(FINAL_STATUSES))) or 0
 
 
-def delete_workflow(workflow_id: int) -> None:
-    """Delete a workflow with its triggers and runs, those in progress too (the CLI asks first:
-    :func:`runs_in_progress`)."""
-    db.session.delete(find_workflow(workflow_id))
+def delete_workflow(workflow_id: int, force: bool = False) -> None:
+    """Delete a workflow with its triggers and runs.
+
+    :param force: also when runs of it are in progress (:func:`runs_in_progress`); without it
+        such a deletion is refused (409 ``runs_in_progress``), because the runs would be deleted
+        under their executor, whose reports are then refused.
+    """
+    workflow = find_workflow(workflow_id)
+    in_progress = runs_in_progress(workflow_id)
+    if in_progress and not force:
+        raise ApiError(409, "runs_in_progress",
+                       f"Workflow {workflow_id} has {in_progress} run(s) in progress (queued, "
+                       "claimed or started); deleting it deletes them and their executor's "
+                       "reports will be refused. Delete with force to do it anyway.",
+                       {"runs_in_progress": in_progress})
+    db.session.delete(workflow)
     db.session.commit()

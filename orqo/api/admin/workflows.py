@@ -9,6 +9,7 @@ from orqo.api.admin_schemas import RotateIn
 from orqo.api.admin_schemas import RunArgs
 from orqo.api.admin_schemas import TriggerPatch
 from orqo.api.admin_schemas import WebhookTriggerOut
+from orqo.api.admin_schemas import WorkflowDeleteArgs
 from orqo.api.admin_schemas import WorkflowIn
 from orqo.api.admin_schemas import WorkflowOut
 from orqo.api.admin_schemas import WorkflowPatch
@@ -61,10 +62,12 @@ def update_workflow(body, workflow_id):
 
 @bp.route("/workflows/<int:workflow_id>", methods=["DELETE"])
 @require_scope(bp, "admin")
+@bp.arguments(WorkflowDeleteArgs, location="query")
 @bp.response(204)
-def delete_workflow(workflow_id):
-    """Delete a workflow with its triggers and runs."""
-    workflow_service.delete_workflow(workflow_id)
+def delete_workflow(args, workflow_id):
+    """Delete a workflow with its triggers and runs; refused (409 ``runs_in_progress``) while
+    runs of it are in progress, unless ``force=true``."""
+    workflow_service.delete_workflow(workflow_id, force=args["force"])
 
 
 @bp.route("/workflows/<int:workflow_id>/triggers", methods=["GET"])
@@ -146,9 +149,5 @@ def delete_app_event_trigger(trigger_id):
 @bp.response(200, page_of(RunOut, "RunPage"))
 def list_runs(args):
     """Runs, newest first, optionally of one workflow."""
-    from sqlalchemy import select
-
-    query = select(WorkflowRun)
-    if args["workflow_id"] is not None:
-        query = query.where(WorkflowRun.workflow_id == args["workflow_id"])
-    return page(query, WorkflowRun.id, args, workflow_service.describe_run)
+    return page(workflow_service.runs_query(args["workflow_id"]), WorkflowRun.id, args,
+                workflow_service.describe_run)
