@@ -4,13 +4,11 @@ from __future__ import annotations
 from orqo.api import Blueprint
 from orqo.api.auth import require_scope
 from orqo.api.pagination import PageArgs
-from orqo.api.pagination import page
 from orqo.api.schemas import AckIn
 from orqo.api.schemas import AckOut
 from orqo.api.schemas import ClaimIn
 from orqo.api.schemas import ClaimOut
 from orqo.api.schemas import ConversationOut
-from orqo.models import ConversationEntry
 from orqo.services import conversations
 from orqo.services import work_queue
 
@@ -43,7 +41,4 @@ def ack(body):
 def get_conversation(args, conversation_id):
     """A conversation with its sessions, and its messages oldest first, a page at a time
     (``limit``, ``cursor``: ``next_cursor`` continues after the page's last entry)."""
-    conversation = conversations.describe_conversation(conversation_id)
-    entries = page(conversations.entries_query(conversation_id), ConversationEntry.id, args,
-                   conversations.describe_entry, oldest_first=True)
-    return {**conversation, "messages": entries["items"], "next_cursor": entries["next_cursor"]}
+    return conversations.read_conversation(conversation_id, args)

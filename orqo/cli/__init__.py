@@ -132,6 +132,7 @@ def init_app(app):
     from orqo.cli import messages
     from orqo.cli import rejections
     from orqo.cli import retention
+    from orqo.cli import routing
     from orqo.cli import send
     from orqo.cli import tokens
     from orqo.cli import workflows
@@ -141,6 +142,7 @@ def init_app(app):
     for command in (init_db_command, plugins_command, apps.apps_group, apps.contacts_group,
                     ledger.deliveries_group, rejections.rejections_group, tokens.tokens_group,
                     agents.worker_command, messages.messages_group,
+                    routing.waitboxes_group, routing.conversations_group,
                     agents.pushes_group, workflows.workflows_group, workflows.triggers_group,
                     workflows.runs_group, adapters.adapters_group,
                     adapters.adapter_serve_command, retention.prune_command):

@@ -66,3 +66,15 @@ def limit_option(default: int = 50):
 def json_option(help_text: str = "Print JSON (the API's objects) instead of text."):
     """``--json``: print the objects as JSON instead of text."""
     return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def cursor_option():
+    """``--cursor C``: continue a paged listing after a previous page."""
+    return click.option("--cursor", default=None,
+                        help="Continue after a previous page (its next_cursor).")
+
+
+def echo_more(result: dict) -> None:
+    """Say how to read a paged listing's next page, on stderr (stdout stays the page)."""
+    if result["next_cursor"]:
+        click.echo(f"more: --cursor {result['next_cursor']}", err=True)

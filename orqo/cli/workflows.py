@@ -230,3 +230,12 @@ def runs_list_command(workflow_id, limit, as_json):
                [(r["id"], r["workflow_id"], r["status"], r["created_at"], r["finished_at"],
                  f"{r['trigger_kind']}:{r['trigger_ref']}" if r["trigger_ref"]
                  else r["trigger_kind"], r["error"] or None) for r in runs])
+
+
+@runs_group.command("show")
+@click.argument("run_id", type=int)
+@with_appcontext
+def runs_show_command(run_id):
+    """Print one run as JSON: its input, metadata, status, output and error (as
+    GET /api/v1/runs/ID)."""
+    echo_json(workflow_service.describe_run(workflow_service.find_run(run_id)))

@@ -69,6 +69,18 @@ def describe_conversation(conversation_id: int) -> dict:
     }
 
 
+def read_conversation(conversation_id: int, args: dict) -> dict:
+    """A conversation with its sessions and one page of its messages, oldest first (``args``:
+    ``limit`` and ``cursor``; ``next_cursor`` continues after the page's last entry); 404 when
+    unknown. What ``GET /api/v1/conversations/<id>`` and ``orqo conversations show`` give."""
+    from orqo.api.pagination import page
+
+    conversation = describe_conversation(conversation_id)
+    entries = page(entries_query(conversation_id), ConversationEntry.id, args, describe_entry,
+                   oldest_first=True)
+    return {**conversation, "messages": entries["items"], "next_cursor": entries["next_cursor"]}
+
+
 def entries_query(conversation_id: int):
     """A conversation's entries with their messages, ``(entry, message)`` rows, for
     :func:`orqo.api.pagination.page` (ordered by ``ConversationEntry.id``)."""
