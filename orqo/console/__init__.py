@@ -120,10 +120,8 @@ def signed_in_token() -> ApiToken | None:
     if not token_id or not signed_in_at or utcnow().timestamp() - signed_in_at > \
             SESSION_LIFETIME.total_seconds():
         return None
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.revoked_at is not None or "admin" not in token.scope_list:
-        return None
-    if not hmac.compare_digest(token.token_hash, token_hash):
+    token = tokens.find_live(token_id, token_hash)
+    if token is None or "admin" not in token.scope_list:
         return None
     return token
 
