@@ -62,8 +62,10 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
 def init_app(app) -> None:
     """Serve the console from ``app``: its session cookie, secret key and pages."""
     from orqo.console import apps  # noqa: F401  (routes on bp)
+    from orqo.console import contacts  # noqa: F401
     from orqo.console import deliveries  # noqa: F401
     from orqo.console import more  # noqa: F401
+    from orqo.console import sending  # noqa: F401
     from orqo.console.secret import ensure_secret_key
 
     ensure_secret_key(app)
