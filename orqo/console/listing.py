@@ -49,7 +49,3 @@ def back_url(default: str) -> str:
         return back
     return default
 
-
-def here() -> str:
-    """This page's path and query, for a button's ``back`` field."""
-    return request.full_path.rstrip("?")

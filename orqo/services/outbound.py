@@ -147,13 +147,13 @@ def messages_query(app_id: str | None = None, status: str | None = None,
     if app_id:
         query = query.where(MessageRecord.app_id == app_id)
     # Rows written before outbound messages existed have no direction: they are inbound.
-    # A filter of each direction (inbound, received; outbound, a send status) finds nothing.
+    # Filters that cannot meet (inbound and failed) both apply, and find nothing.
     if direction == "inbound" or status == "received":
         query = query.where(or_(MessageRecord.direction.is_(None),
                                 MessageRecord.direction == "inbound"))
     if direction == "outbound" or status in SEND_STATUSES:
         query = query.where(MessageRecord.direction == "outbound")
-    if status == "failed":  # as describe_message shows an outbound message without a send
+    if status == "failed":  # describe_message calls an outbound message without a send failed
         query = query.where(or_(Send.status == "failed", Send.message_id.is_(None)))
     elif status in SEND_STATUSES:
         query = query.where(Send.status == status)
