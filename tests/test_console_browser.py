@@ -135,11 +135,28 @@ def test_operator_flow_in_the_browser(browser, server):
     assert "replayed: routed" in flash.text
     assert "replay_of" in browser.page_source
 
+    # Find Ada by her sender id, open her Contact page, change her Channel's sender id.
+    browser.find_element(By.LINK_TEXT, "Contacts").click()
+    wait_for(browser, seen.presence_of_element_located((By.ID, "contact-search"))).send_keys(
+        "ada")
+    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.contact")) == 1)
+    browser.find_element(By.CSS_SELECTOR, "tr.contact a.open-contact").click()
+    sender = wait_for(browser, seen.presence_of_element_located((By.ID, "sender-0")))
+    sender.clear()
+    sender.send_keys("ada-2")
+    browser.find_element(By.ID, "save-channels").click()
+    flash = wait_for(browser, seen.presence_of_element_located((By.CSS_SELECTOR, ".flash")))
+    assert "Channels saved." in flash.text
+    assert browser.find_element(By.ID, "sender-0").get_attribute("value") == "ada-2"
+    contact_path = browser.current_url.removeprefix(f"{server.url}/console/")
+
     # Phone width: the page fits the screen (wide tables scroll inside their box).
     browser.set_window_size(390, 844)
-    browser.get(f"{server.url}/console/deliveries")
-    assert browser.execute_script(
-        "return document.documentElement.scrollWidth <= window.innerWidth")
+    for page in ("deliveries", contact_path, "waitboxes", "outbound"):
+        browser.get(f"{server.url}/console/{page}")
+        assert browser.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth"), page
 
     # Sign out: the session is gone.
     browser.find_element(By.ID, "sign-out").click()

@@ -139,13 +139,16 @@ def contacts_create_command(name, channels):
 
 @contacts_group.command("list")
 @click.option("--app", "app_id", default=None, help="Only Contacts with a Channel on this App.")
+@click.option("--search", default=None,
+              help="Only Contacts whose name contains this (ignoring case) or with a Channel "
+                   "whose sender id contains it.")
 @limit_option()
 @click.option("--cursor", default=None, help="Continue after a previous page (its next_cursor).")
 @json_option()
 @with_appcontext
-def contacts_list_command(app_id, limit, cursor, as_json):
+def contacts_list_command(app_id, search, limit, cursor, as_json):
     """List Contacts, newest first, one page at a time (as GET /api/v1/contacts)."""
-    result = page(contact_service.contacts_query(app_id), Contact.id,
+    result = page(contact_service.contacts_query(app_id, search), Contact.id,
                   {"limit": limit, "cursor": cursor}, contact_service.describe_contact)
     if as_json:
         echo_json(result)

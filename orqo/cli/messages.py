@@ -1,19 +1,27 @@
-"""``orqo messages``: send a message to a Contact through an App's platform, read any message
-back, and replay a stored inbound one (the same service functions as ``/api/v1/messages``)."""
+"""``orqo messages``: send a message to a Contact through an App's platform, read or list
+messages, replay a stored inbound one and retry a failed outbound one (the same service
+functions as ``/api/v1/messages``)."""
 from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
 
+from orqo.api.pagination import page
 from orqo.cli.output import echo_json
+from orqo.cli.output import echo_table
+from orqo.cli.output import json_option
+from orqo.cli.output import limit_option
 from orqo.extensions import db
+from orqo.models import MessageRecord
 from orqo.services import ledger
 from orqo.services import outbound
+from orqo.services import sending
 
 
 @click.group("messages")
 def messages_group():
-    """Send messages through an App's platform; read any message; replay an inbound one."""
+    """Send messages through an App's platform; read or list messages; replay an inbound one;
+    retry a failed outbound one."""
 
 
 @messages_group.command("send")
@@ -52,3 +60,37 @@ def replay_command(message_id):
     sender, or once a flood is over), as a delivery of its own; prints the replay as JSON."""
     delivery, record = ledger.replay(message_id)
     echo_json(ledger.describe_replay(delivery, record, message_id))
+
+
+@messages_group.command("list")
+@click.option("--app", "app_id", default=None, help="Only messages of this App.")
+@click.option("--direction", type=click.Choice(outbound.DIRECTIONS), default=None,
+              help="Only received (inbound) or sent (outbound) messages.")
+@click.option("--status", type=click.Choice(outbound.MESSAGE_STATUSES), default=None,
+              help="received (inbound), or an outbound message's queued, sent or failed.")
+@limit_option()
+@click.option("--cursor", default=None, help="Continue after a previous page (its next_cursor).")
+@json_option()
+@with_appcontext
+def list_command(app_id, direction, status, limit, cursor, as_json):
+    """List messages, newest first, one page at a time (as GET /api/v1/messages)."""
+    result = page(outbound.messages_query(app_id, status, direction), MessageRecord.id,
+                  {"limit": limit, "cursor": cursor}, outbound.describe_message_row)
+    if as_json:
+        echo_json(result)
+        return
+    echo_table(("id", "app", "direction", "status", "attempts", "text"), [
+        (m["id"], m["app_id"], m["direction"], m["status"], m.get("attempts"),
+         " ".join((m["text"] or "").split())[:60]) for m in result["items"]])
+    if result["next_cursor"]:
+        click.echo(f"more: --cursor {result['next_cursor']}", err=True)
+
+
+@messages_group.command("retry")
+@click.argument("message_id", type=int)
+@with_appcontext
+def retry_command(message_id):
+    """Queue a failed outbound message again with a fresh attempt budget (`orqo worker` sends
+    it); prints the message as JSON."""
+    sending.retry(message_id)
+    echo_json(outbound.describe_message(outbound.find_message(message_id)))

@@ -62,8 +62,10 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
 def init_app(app) -> None:
     """Serve the console from ``app``: its session cookie, secret key and pages."""
     from orqo.console import apps  # noqa: F401  (routes on bp)
+    from orqo.console import contacts  # noqa: F401
     from orqo.console import deliveries  # noqa: F401
     from orqo.console import more  # noqa: F401
+    from orqo.console import sending  # noqa: F401
     from orqo.console.secret import ensure_secret_key
 
     ensure_secret_key(app)
@@ -120,10 +122,8 @@ def signed_in_token() -> ApiToken | None:
     if not token_id or not signed_in_at or utcnow().timestamp() - signed_in_at > \
             SESSION_LIFETIME.total_seconds():
         return None
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.revoked_at is not None or "admin" not in token.scope_list:
-        return None
-    if not hmac.compare_digest(token.token_hash, token_hash):
+    token = tokens.find_live(token_id, token_hash)
+    if token is None or "admin" not in token.scope_list:
         return None
     return token
 

@@ -1,5 +1,6 @@
-"""The console's other pages: rejection counts, Contacts (list, create, delete), one message
-by id (an outbound one with its attempts), and pushes to the agent runtime (with retry)."""
+"""The console's other pages: rejection counts, one message by id (an outbound one with its
+attempts and, when it failed, a retry), and pushes to the agent runtime (with retry). Contacts
+are in contacts.py, waitboxes and outbound messages in sending.py."""
 from __future__ import annotations
 
 from flask import flash
@@ -8,16 +9,10 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from orqo.api.pagination import page
 from orqo.console import bp
-from orqo.console.apps import flat_errors
 from orqo.console.deliveries import names
-from orqo.errors import ApiError
-from orqo.extensions import db
-from orqo.models import Contact
 from orqo.models.outbox import PUSH_STATUSES
 from orqo.services import apps as apps_service
-from orqo.services import contacts as contacts_service
 from orqo.services import outbound as outbound_service
 from orqo.services import push as push_service
 from orqo.services import rejections as rejections_service
@@ -31,46 +26,6 @@ def rejections_page():
     return render_template("console/rejections.html", app_id=app_id, apps=apps,
                            app_names=names(apps),
                            rejections=rejections_service.list_rejections(app_id, limit=200))
-
-
-@bp.route("/contacts", methods=["GET", "POST"])
-def contacts_page():
-    """Contacts with their Channels, optionally of one App; and a form to add one."""
-    apps = apps_service.list_apps()
-    errors, status = {}, 200
-    if request.method == "POST":
-        app_id = request.form.get("app_id", "")
-        sender_id = request.form.get("sender_id", "").strip()
-        try:
-            contact = contacts_service.create_contact(request.form.get("name", ""),
-                                                      {app_id: sender_id} if app_id else {})
-        except ApiError as exc:
-            db.session.rollback()
-            errors, status = {"": exc.message, **flat_errors(exc.details or {})}, exc.status
-        else:
-            flash(f"Contact {contact.name!r} created.")
-            return redirect(url_for("console.contacts_page"))
-    app_id = request.args.get("app_id", "").strip()[:64] or None
-    cursor = request.args.get("cursor") or None
-    result = page(contacts_service.contacts_query(app_id), Contact.id,
-                  {"limit": 100, "cursor": cursor}, contacts_service.describe_contact)
-    return render_template(
-        "console/contacts.html", contacts=result["items"], apps=apps, app_names=names(apps),
-        app_id=app_id, errors=errors, form=request.form,
-        older_url=(url_for("console.contacts_page", cursor=result["next_cursor"],
-                           **({"app_id": app_id} if app_id else {}))
-                   if result["next_cursor"] else None)), status
-
-
-@bp.route("/contacts/<int:contact_id>/delete", methods=["GET", "POST"])
-def delete_contact(contact_id):
-    """Ask, then delete a Contact and its Channels (the ledger keeps its history)."""
-    contact = contacts_service.describe_contact(contacts_service.find_contact(contact_id))
-    if request.method == "POST":
-        contacts_service.delete_contact(contact_id)
-        flash(f"Contact {contact['name']!r} deleted.")
-        return redirect(url_for("console.contacts_page"))
-    return render_template("console/contact_delete.html", contact=contact)
 
 
 @bp.route("/messages")

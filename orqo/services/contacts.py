@@ -1,6 +1,7 @@
-"""Creating Contacts and their Channels."""
+"""Contacts and their Channels: creating, finding, searching, changing, deleting."""
 from __future__ import annotations
 
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -87,6 +88,15 @@ def describe_contact(contact: Contact) -> dict:
     }
 
 
+def contact_names(contact_ids) -> dict[int, str]:
+    """``{id: name}`` of the Contacts among ``contact_ids`` that exist (for a list's labels)."""
+    ids = {i for i in contact_ids if i is not None}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(ids)))
+    return dict(rows.all())
+
+
 def find_contact(contact_id: int) -> Contact:
     """The Contact with this id; 404 when there is none."""
     contact = db.session.get(Contact, contact_id)
@@ -95,12 +105,20 @@ def find_contact(contact_id: int) -> Contact:
     return contact
 
 
-def contacts_query(app_id: str | None = None):
-    """Contacts, optionally only those with a Channel on ``app_id`` (for pagination)."""
+def contacts_query(app_id: str | None = None, search: str | None = None):
+    """Contacts (for pagination), optionally only those with a Channel on ``app_id``, and
+    only those whose name contains ``search`` (ignoring case) or with a Channel whose sender
+    id contains it (exactly as written: sender ids are case-sensitive)."""
     query = select(Contact)
     if app_id:
         query = query.where(Contact.id.in_(select(ContactChannel.contact_id)
                                            .where(ContactChannel.app_id == app_id)))
+    search = (search or "").strip()
+    if search:
+        query = query.where(or_(
+            Contact.name.icontains(search, autoescape=True),
+            Contact.id.in_(select(ContactChannel.contact_id).where(
+                ContactChannel.sender_id.contains(search, autoescape=True)))))
     return query
 
 
@@ -108,13 +126,13 @@ def update_contact(contact_id: int, changes: dict) -> Contact:
     """Rename a Contact and/or replace its Channels (``{app_id: sender_id}``), same rules."""
     contact = find_contact(contact_id)
     if "name" in changes:
-        if not changes["name"].strip():
+        if not changes["name"].strip() or len(changes["name"]) > 200:
             raise ApiError(422, "validation_error", "The Contact is not valid.",
                            {"name": ["A name of 1 to 200 characters is required."]})
         contact.name = changes["name"].strip()
     if "channels" in changes:
         channels = changes["channels"]
-        errors = _channel_errors(channels, check_sender_ids=False)
+        errors = _channel_errors(channels, check_sender_ids=True)
         if errors:
             raise ApiError(422, "validation_error", "The Contact is not valid.", errors)
         _refuse_taken(channels, contact.id)

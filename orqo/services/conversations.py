@@ -81,6 +81,16 @@ def read_conversation(conversation_id: int, args: dict) -> dict:
     return {**conversation, "messages": entries["items"], "next_cursor": entries["next_cursor"]}
 
 
+def contact_conversations(contact_id: int) -> list[dict]:
+    """A Contact's conversations (one per App, chat and thread), newest first, without their
+    sessions: ``id``, ``app_id``, ``chat_id``, ``thread_id``, ``created_at``."""
+    rows = db.session.scalars(select(Conversation).filter_by(contact_id=contact_id)
+                              .order_by(Conversation.id.desc()))
+    return [{"id": c.id, "app_id": c.app_id, "chat_id": c.chat_id,
+             "thread_id": c.thread_key or None, "created_at": as_utc(c.created_at).isoformat()}
+            for c in rows]
+
+
 def entries_query(conversation_id: int):
     """A conversation's entries with their messages, ``(entry, message)`` rows, for
     :func:`orqo.api.pagination.page` (ordered by ``ConversationEntry.id``)."""
@@ -96,6 +106,7 @@ def describe_entry(entry: ConversationEntry, record: MessageRecord) -> dict:
         "conversation_id": entry.conversation_id,
         "session_id": entry.session_id,
         "status": entry.status,
+        "created_at": as_utc(entry.created_at).isoformat(),
         "message": describe_routed_message(record),
     }
 

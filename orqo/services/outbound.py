@@ -1,5 +1,5 @@
 """Messages agents send through the platforms: queueing one (``POST /api/v1/messages``,
-``orqo messages send``) and reading any message back, inbound or outbound.
+``orqo messages send``), and reading any message back or listing them, inbound or outbound.
 
 Queueing writes, in the caller's transaction, the message (``direction`` ``outbound``, no
 delivery), its :class:`orqo.models.Send` row, and the waitbox bound to it when the agent
@@ -12,6 +12,8 @@ import math
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import or_
+from sqlalchemy import select
 
 from orqo.errors import ApiError
 from orqo.extensions import db
@@ -22,6 +24,7 @@ from orqo.models import ContactChannel
 from orqo.models import MessageRecord
 from orqo.models import Send
 from orqo.models import Waitbox
+from orqo.models.sending import SEND_STATUSES
 from orqo.models import as_utc
 from orqo.models import utcnow
 from orqo.services.conversations import describe_routed_message
@@ -121,6 +124,46 @@ def find_message(message_id: int) -> MessageRecord:
     if message is None:
         raise ApiError(404, "not_found", f"No message has the id {message_id}.")
     return message
+
+
+#: The ``status`` values of :func:`describe_message`: inbound messages are ``received``.
+MESSAGE_STATUSES = ("received", *SEND_STATUSES)
+DIRECTIONS = ("inbound", "outbound")
+
+
+def messages_query(app_id: str | None = None, status: str | None = None,
+                   direction: str | None = None):
+    """Messages (for pagination, ``(message, send)`` rows: give each to
+    :func:`describe_message_row`), optionally of one App, one ``direction`` and one of
+    :data:`MESSAGE_STATUSES`; 422 naming the filter for a value outside them."""
+    errors = {}
+    if status and status not in MESSAGE_STATUSES:
+        errors["status"] = [f"Must be one of {', '.join(MESSAGE_STATUSES)}."]
+    if direction and direction not in DIRECTIONS:
+        errors["direction"] = [f"Must be one of {', '.join(DIRECTIONS)}."]
+    if errors:
+        raise ApiError(422, "validation_error", "The request is not valid.", errors)
+    query = select(MessageRecord, Send).outerjoin(Send, Send.message_id == MessageRecord.id)
+    if app_id:
+        query = query.where(MessageRecord.app_id == app_id)
+    # Rows written before outbound messages existed have no direction: they are inbound.
+    # Filters that cannot meet (inbound and failed) both apply, and find nothing.
+    if direction == "inbound" or status == "received":
+        query = query.where(or_(MessageRecord.direction.is_(None),
+                                MessageRecord.direction == "inbound"))
+    if direction == "outbound" or status in SEND_STATUSES:
+        query = query.where(MessageRecord.direction == "outbound")
+    if status == "failed":  # describe_message calls an outbound message without a send failed
+        query = query.where(or_(Send.status == "failed", Send.message_id.is_(None)))
+    elif status in SEND_STATUSES:
+        query = query.where(Send.status == status)
+    return query
+
+
+def describe_message_row(message: MessageRecord, _send: Send | None) -> dict:
+    """A row of :func:`messages_query` as :func:`describe_message` shows it (its send was
+    loaded with it, so describing it reads nothing more)."""
+    return describe_message(message)
 
 
 def describe_message(message: MessageRecord) -> dict:

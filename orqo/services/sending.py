@@ -16,6 +16,7 @@ leasing.
   (``Retry-After``, Telegram's ``retry_after``) or an exponential backoff with jitter, until
   ``SEND_MAX_ATTEMPTS``; then ``failed``. ``failed``: the platform's reason is kept, and the
   waitbox bound to it is cancelled (nobody will answer a question that never arrived).
+  An operator can queue a failed message again (:func:`retry`: the console, the API, the CLI).
 
 A message is sent at least once: a worker that dies after the platform took a message but
 before recording it leaves the lease to run out, and the message is sent again. The adapters
@@ -36,6 +37,7 @@ from sqlalchemy import or_
 from sqlalchemy import update
 from sqlalchemy.orm import aliased
 
+from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.models import App
 from orqo.models import ConversationEntry
@@ -191,6 +193,32 @@ def record(message_id: int, result: SendResult, adapter) -> str:
             ).values(status="cancelled"))
     db.session.commit()
     return send.status
+
+
+def retry(message_id: int) -> Send:
+    """Queue a failed outbound message again, due now with a fresh attempt budget (its last
+    error is kept until the next attempt; a waitbox cancelled by the failure stays cancelled).
+    404 when no message has the id; 409 when it is not outbound or not ``failed``."""
+    message = db.session.get(MessageRecord, message_id)
+    if message is None:
+        raise ApiError(404, "not_found", f"No message has the id {message_id}.")
+    send = db.session.get(Send, message_id) if message.direction == "outbound" else None
+    if send is None:
+        raise ApiError(409, "conflict", f"Message {message_id} is not an outbound message "
+                       "with a send to retry.")
+    # A conditional UPDATE: two operators retrying at once queue it once, and a send the
+    # worker is recording is never reset under it.
+    retried = db.session.execute(
+        update(Send.__table__).where(Send.message_id == message_id, Send.status == "failed")
+        .values(status="queued", attempts=0, next_attempt_at=utcnow(), lease_until=None)
+        .returning(Send.message_id)).first()
+    db.session.commit()
+    if retried is None:
+        db.session.refresh(send)
+        raise ApiError(409, "conflict", f"Message {message_id} is {send.status}, not failed: "
+                       "only a failed send can be retried.")
+    db.session.refresh(send)
+    return send
 
 
 def backoff(attempts: int, result: SendResult, config) -> float:

@@ -7,6 +7,7 @@ workflow runs), ``admin`` (everything).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 
@@ -59,6 +60,17 @@ def authenticate(secret: str | None) -> ApiToken | None:
     if token.last_used_at is None or as_utc(token.last_used_at) < now - LAST_USED_RESOLUTION:
         token.last_used_at = now
         db.session.commit()
+    return token
+
+
+def find_live(token_id: int, token_hash: str) -> ApiToken | None:
+    """The unrevoked token with this id, when its stored hash is ``token_hash`` (compared in
+    constant time); None otherwise. For a session that remembers a token, never its secret."""
+    token = db.session.get(ApiToken, token_id) if isinstance(token_id, int) else None
+    if token is None or token.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(token.token_hash.encode(), (token_hash or "").encode()):
+        return None
     return token
 
 

@@ -42,13 +42,30 @@ def open_waitbox(app_id: str, contact_id: int, expires_in: float, thread_id: str
     return waitbox
 
 
-def waitboxes_query(app_id: str | None = None, contact_id: int | None = None):
-    """Waitboxes, optionally of one App and/or Contact (for pagination)."""
+#: What a waitbox can be (``expired``: still ``waiting`` in its row, past ``expires_at``).
+WAITBOX_STATUSES = ("waiting", "answered", "expired", "cancelled")
+
+
+def waitboxes_query(app_id: str | None = None, contact_id: int | None = None,
+                    status: str | None = None):
+    """Waitboxes (for pagination), optionally of one App and/or Contact and in one of
+    :data:`WAITBOX_STATUSES` (as :func:`waitbox_status` tells it); 422 for another status."""
     query = select(Waitbox)
     if app_id:
         query = query.where(Waitbox.app_id == app_id)
     if contact_id is not None:
         query = query.where(Waitbox.contact_id == contact_id)
+    if status:
+        if status not in WAITBOX_STATUSES:
+            raise ApiError(422, "validation_error", "The request is not valid.",
+                           {"status": [f"Must be one of {', '.join(WAITBOX_STATUSES)}."]})
+        now = utcnow()
+        if status == "waiting":
+            query = query.where(Waitbox.status == "waiting", Waitbox.expires_at > now)
+        elif status == "expired":
+            query = query.where(Waitbox.status == "waiting", Waitbox.expires_at <= now)
+        else:
+            query = query.where(Waitbox.status == status)
     return query
 
 
