@@ -32,6 +32,11 @@ def test_waitboxes_list_show_and_cancel_match_the_api(agent):  # noqa: F811
     assert invoke_json(runner, "waitboxes", "list", "--json") == api
     shown = invoke_json(runner, "waitboxes", "show", str(answered["id"]))
     assert shown["message"]["text"] == "Approved"
+    only_waiting = agent.client.get("/api/v1/waitboxes?status=waiting", headers=agent.auth).json
+    assert [w["id"] for w in only_waiting["items"]] == [waiting["id"]]
+    assert invoke_json(runner, "waitboxes", "list", "--status", "waiting", "--json") == only_waiting
+    bad = agent.client.get("/api/v1/waitboxes?status=lost", headers=agent.auth)
+    assert bad.status_code == 422 and "status" in bad.json["error"]["details"]["query"]
     assert invoke_json(runner, "waitboxes", "cancel", str(waiting["id"]))["status"] == "cancelled"
     assert error_of(runner.invoke(args=["waitboxes", "cancel", str(waiting["id"])]))[
         "code"] == "conflict"

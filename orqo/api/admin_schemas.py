@@ -10,6 +10,7 @@ from orqo.models import DELIVERY_OUTCOMES
 from orqo.models import MESSAGE_OUTCOMES
 from orqo.services.tokens import SCOPES
 from orqo.services.triggers import EventFilterSchema
+from orqo.services.waitboxes import WAITBOX_STATUSES
 
 NAME = validate.Length(min=1, max=200)
 SECRETS = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)),
@@ -205,4 +206,5 @@ class RunArgs(PageArgs):
 class WaitboxArgs(PageArgs):
     app_id = fields.String(load_default=None, validate=validate.Length(max=64))
     contact_id = fields.Integer(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(WAITBOX_STATUSES))
 

@@ -97,6 +97,7 @@ class EntryOut(Schema):
     conversation_id = fields.Integer()
     session_id = fields.Integer()
     status = fields.String()
+    created_at = fields.String(metadata={"description": "When orqo added the entry (ISO 8601)."})
     message = fields.Nested(RoutedMessageOut)
 
 

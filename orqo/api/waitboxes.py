@@ -31,9 +31,9 @@ def open_waitbox(body):
 @bp.arguments(WaitboxArgs, location="query")
 @bp.response(200, page_of(WaitboxOut, "WaitboxPage"))
 def list_waitboxes(args):
-    """Waitboxes, newest first, optionally of one App and/or Contact."""
-    return page(waitboxes.waitboxes_query(args["app_id"], args["contact_id"]), Waitbox.id, args,
-                waitboxes.describe_waitbox)
+    """Waitboxes, newest first, optionally of one App and/or Contact and in one status."""
+    return page(waitboxes.waitboxes_query(args["app_id"], args["contact_id"], args["status"]),
+                Waitbox.id, args, waitboxes.describe_waitbox)
 
 
 @bp.route("/<int:waitbox_id>", methods=["GET"])

@@ -28,13 +28,15 @@ def waitboxes_group():
 @click.option("--app", "app_id", default=None, help="Only the waitboxes of this App.")
 @click.option("--contact", "contact_id", type=int, default=None,
               help="Only the waitboxes for this Contact (its id).")
+@click.option("--status", type=click.Choice(waitbox_service.WAITBOX_STATUSES), default=None,
+              help="Only the waitboxes in this state.")
 @limit_option()
 @cursor_option()
 @json_option()
 @with_appcontext
-def waitboxes_list_command(app_id, contact_id, limit, cursor, as_json):
+def waitboxes_list_command(app_id, contact_id, status, limit, cursor, as_json):
     """List waitboxes, newest first, one page at a time (as GET /api/v1/waitboxes)."""
-    result = page(waitbox_service.waitboxes_query(app_id, contact_id), Waitbox.id,
+    result = page(waitbox_service.waitboxes_query(app_id, contact_id, status), Waitbox.id,
                   {"limit": limit, "cursor": cursor}, waitbox_service.describe_waitbox)
     if as_json:
         echo_json(result)
