@@ -6,8 +6,9 @@ memory, as :class:`CachedApp`. Every change to an App, an App Event trigger or a
 raises the ``apps`` revision (:class:`orqo.models.Revision`) in the same transaction, whoever
 makes it (API, CLI, a script using the models); a worker compares its copy's revision with the
 database's at most every ``APP_CACHE_SECONDS`` (0.5 s): one primary-key read per worker per
-half second, whatever the load. So an App update, turning it off or on, a credential rotation or a deletion takes
-effect on every worker of every host within that time, and at once in the process that made it.
+half second, whatever the load. So an App update, turning it off or on, a credential rotation
+or a deletion takes effect on every worker of every host within that time, and at once in the
+process that made it.
 """
 from __future__ import annotations
 
