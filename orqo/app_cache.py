@@ -6,8 +6,9 @@ memory, as :class:`CachedApp`. Every change to an App, an App Event trigger or a
 raises the ``apps`` revision (:class:`orqo.models.Revision`) in the same transaction, whoever
 makes it (API, CLI, a script using the models); a worker compares its copy's revision with the
 database's at most every ``APP_CACHE_SECONDS`` (0.5 s): one primary-key read per worker per
-half second, whatever the load. So an App update, a credential rotation or a deletion takes
-effect on every worker of every host within that time, and at once in the process that made it.
+half second, whatever the load. So an App update, turning it off or on, a credential rotation
+or a deletion takes effect on every worker of every host within that time, and at once in the
+process that made it.
 """
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ class CachedApp:
     previous_credentials: dict | None
     previous_credentials_until: datetime | None
     event_triggers: tuple[EventTrigger, ...] = ()
+    # False: an operator turned the App off; its deliveries are refused (orqo.app_switch).
+    enabled: bool = True
 
     def credentials_still_accepted(self, now: datetime) -> list[dict]:
         """The previous credentials, while their grace period lasts."""
@@ -116,6 +119,7 @@ class AppCache:
             previous_credentials_until=as_utc(app["previous_credentials_until"]),
             event_triggers=tuple(EventTrigger(t.id, t.workflow_id, t.filter or {})
                                  for t in found),
+            enabled=bool(app["enabled"]),
         )
 
 

@@ -35,6 +35,7 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from orqo import intake
 from orqo.app_cache import AppCache
+from orqo.app_switch import refuse_disabled
 from orqo.errors import ApiError
 from orqo.errors import MalformedDelivery
 from orqo.errors import PluginError
@@ -109,6 +110,8 @@ def _receive(pipeline: Pipeline, app_id: str, started: float) -> Response:
     app = pipeline.apps.get(app_id) if APP_ID.match(app_id) else None
     if app is None:
         raise ApiError(404, "unknown_app", f"No App has the id {app_id!r}.")
+    if not app.enabled:
+        return refuse_disabled(pipeline, app.id)
     received_at = utcnow()
     http = request._get_current_object()
     delivery = {"app_id": app.id, "received_at": received_at, "method": http.method,

@@ -59,7 +59,7 @@ def test_apps_list_columns_are_aligned(runner, app_id):
     other = invoke_json(runner, "apps", "create", "--name", "A much longer name", "--adapter",
                         "fake", "--credential", "token=t")["id"]
     lines = runner.invoke(args=["apps", "list"]).stdout.splitlines()
-    assert lines[0].split() == ["ID", "ADAPTER", "NAME", "WEBHOOK_URL"]
+    assert lines[0].split() == ["ID", "ADAPTER", "STATE", "NAME", "WEBHOOK_URL"]
     starts = {line.index("http") for line in lines[1:]}
     assert len(starts) == 1 and lines[0].index("WEBHOOK_URL") in starts
     assert app_id in lines[1] and other in lines[2]

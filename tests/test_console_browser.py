@@ -191,3 +191,42 @@ def test_real_server_refuses_posts_without_csrf_and_pages_without_session(server
 def test_skips_cleanly_without_a_browser(monkeypatch):
     monkeypatch.setattr(os.path, "exists", lambda path: False)
     assert "chromium is not installed" in missing_browser()
+
+
+def test_disable_then_enable_an_app_from_its_page(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+
+    app = server.cli_json("apps", "create", "--name", "switch", "--adapter", "custom",
+                          "--credential", f"signing_secret={SECRET}")
+    webhook_url = f"{server.url}/api/v1/webhooks/{app['id']}"
+    browser.get(f"{server.url}/console/sign-in")
+    browser.find_element(By.ID, "token").send_keys(admin_token(server))
+    browser.find_element(By.ID, "sign-in").click()
+    wait_for(browser, seen.title_contains("Deliveries"))
+    browser.get(f"{server.url}/console/apps/{app['id']}")
+    # console.js shows the Copy button; the URL is in a readonly input either way.
+    copy = wait_for(browser, seen.visibility_of_element_located((By.CSS_SELECTOR, "button.copy")))
+    assert browser.find_element(By.ID, "webhook-url").get_attribute("value").endswith(app["id"])
+    copy.click()
+    wait_for(browser, lambda d: copy.text in ("Copy", "Copied"))
+
+    browser.find_element(By.ID, "disable-app").click()
+    state = wait_for(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "#app-state.off")))
+    assert state.text == "disabled"
+    # Refused once the answering worker sees the change (within APP_CACHE_SECONDS, 0.5 s).
+    answers = []
+    wait_for(browser, lambda d: answers.append(send_signed(webhook_url, "ada", "off-1"))
+             or answers[-1].status_code == 403)
+    refused = answers[-1]
+    assert refused.json()["error"]["code"] == "app_disabled"
+
+    browser.find_element(By.ID, "enable-app").click()
+    wait_for(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "#app-state.on")))
+    # The other worker sees the change within APP_CACHE_SECONDS (0.5 s).
+    wait_for(browser, lambda d: send_signed(webhook_url, "ada", "on-1").status_code == 200)
+
+    browser.set_window_size(390, 844)
+    browser.get(f"{server.url}/console/apps/{app['id']}")
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth")

@@ -38,12 +38,28 @@ class AppPatch(Schema):
     credentials = SECRETS
     config = fields.Dict(keys=fields.String())
     route_to_doorkeeper = fields.Boolean()
+    enabled = fields.Boolean(metadata={
+        "description": "false turns the App off: its deliveries are answered 403 app_disabled "
+                       "and nothing new can be sent through it (409); true turns it on again."})
+
+
+class AppActivity(Schema):
+    last_delivery_at = fields.String(allow_none=True, metadata={
+        "description": "When the App's newest delivery in the ledger was received."})
+    deliveries_24h = fields.Integer(metadata={
+        "description": "Deliveries in the ledger received in the last 24 hours."})
+    errors_24h = fields.Integer(metadata={
+        "description": "Those whose outcome is neither accepted nor challenge."})
+    error_rate_24h = fields.Float(allow_none=True, metadata={
+        "description": "errors_24h / deliveries_24h, 0 to 1; null without deliveries."})
 
 
 class AppOut(Schema):
     id = fields.String()
     name = fields.String()
     adapter = fields.String()
+    enabled = fields.Boolean(metadata={
+        "description": "false: an operator turned the App off (deliveries refused 403)."})
     webhook_path = fields.String()
     webhook_url = fields.String(metadata={
         "description": "The full URL to give the platform: PUBLIC_BASE_URL and webhook_path."})
@@ -53,6 +69,7 @@ class AppOut(Schema):
     route_to_doorkeeper = fields.Boolean()
     previous_credentials_until = fields.String(allow_none=True)
     created_at = fields.String()
+    activity = fields.Nested(AppActivity)
 
 
 class ChannelIn(Schema):

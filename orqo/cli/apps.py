@@ -58,21 +58,42 @@ def apps_rotate_command(app_id, credentials, keep_previous_for):
 @json_option()
 @with_appcontext
 def apps_list_command(as_json):
-    """List Apps, oldest first (credentials are never shown)."""
-    described = [app_service.describe_app(record) for record in app_service.list_apps()]
+    """List Apps, oldest first, enabled or disabled (credentials are never shown)."""
+    described = app_service.describe_apps(app_service.list_apps())
     if as_json:
         echo_json(described)
         return
-    echo_table(("id", "adapter", "name", "webhook_url"),
-               [(e["id"], e["adapter"], e["name"], e["webhook_url"]) for e in described])
+    echo_table(("id", "adapter", "state", "name", "webhook_url"),
+               [(e["id"], e["adapter"], "enabled" if e["enabled"] else "disabled", e["name"],
+                 e["webhook_url"]) for e in described])
 
 
 @apps_group.command("show")
 @click.argument("app_id")
 @with_appcontext
 def apps_show_command(app_id):
-    """Print one App as JSON, with the webhook_url to give its platform."""
+    """Print one App as JSON, with the webhook_url to give its platform and its activity
+    (last delivery, the last 24 hours' deliveries, errors and error rate)."""
     echo_json(app_service.describe_app(app_service.find_app_record(app_id)))
+
+
+@apps_group.command("disable")
+@click.argument("app_id")
+@with_appcontext
+def apps_disable_command(app_id):
+    """Turn an App off without deleting it: its deliveries are answered 403 app_disabled and
+    route nothing, and no new message can be sent through it (already queued ones still
+    are). Every worker sees it within APP_CACHE_SECONDS. Prints the App as JSON."""
+    echo_json(app_service.describe_app(app_service.set_app_enabled(app_id, False)))
+
+
+@apps_group.command("enable")
+@click.argument("app_id")
+@with_appcontext
+def apps_enable_command(app_id):
+    """Turn a disabled App on again: its deliveries are accepted once more. Prints the App as
+    JSON."""
+    echo_json(app_service.describe_app(app_service.set_app_enabled(app_id, True)))
 
 
 @apps_group.command("update")

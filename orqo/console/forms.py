@@ -7,9 +7,11 @@ inputs) and leaves empty inputs out, so the schema's own defaults apply.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from orqo.adapters import describe_fields
+from orqo.errors import ApiError
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,30 @@ def submitted_settings(form, inputs: list[FormField]) -> tuple[dict, dict]:
                     pass
         values[item.group][item.name] = raw
     return values["credentials"], values["config"]
+
+
+#: The units the rotation form's grace period is given in, and their length in seconds.
+GRACE_UNITS = {"minutes": 60, "hours": 3600}
+
+
+def credential_fields(adapter) -> list[FormField]:
+    """The inputs of an App's credentials alone (the rotation form): none is required there,
+    since the keys left empty keep their value."""
+    return [FormField(item.group, item.name, item.kind, False, "", item.choices)
+            for item in schema_fields("credentials", adapter.credentials_schema)]
+
+
+def grace_seconds(form) -> float:
+    """The rotation form's "keep the old secret valid for" (``keep_for`` in ``keep_unit``) in
+    seconds; 422 naming ``keep_previous_for`` when it is not a number of minutes or hours
+    (the service checks its range)."""
+    unit = GRACE_UNITS.get(form.get("keep_unit", ""))
+    try:
+        amount = float(form.get("keep_for", "").strip())
+    except ValueError:
+        amount = None
+    if unit is None or amount is None or not math.isfinite(amount):
+        raise ApiError(422, "validation_error", "The grace period is not valid.", {
+            "keep_previous_for": ["Give a number of minutes or hours (0 ends the old "
+                                  "credentials at once)."]})
+    return amount * unit

@@ -1,15 +1,18 @@
-"""Creating and listing Apps."""
+"""Creating, listing, changing, turning off and on, and describing Apps."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 from flask import current_app
 from marshmallow import ValidationError
+from sqlalchemy import case
+from sqlalchemy import func
 from sqlalchemy import select
 
 from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.models import App
+from orqo.models import Delivery
 from orqo.models import as_utc
 from orqo.models import utcnow
 
@@ -59,12 +62,66 @@ def list_apps() -> list[App]:
     return list(db.session.scalars(select(App).order_by(App.created_at, App.id)))
 
 
-def describe_app(app_record: App) -> dict:
-    """An App as shown to operators: credentials are never shown, only which keys are set."""
+#: Delivery outcomes that are not errors: the rest (a wrong signature, a malformed body, an
+#: adapter that failed, an unsigned ping) count in an App's error rate.
+FINE_OUTCOMES = ("accepted", "challenge")
+#: How far back an App's activity counts deliveries and errors.
+ACTIVITY_WINDOW = timedelta(hours=24)
+
+
+def app_activity(app_ids: list[str] | None = None) -> dict[str, dict]:
+    """How each App is doing, from the ledger in one statement: ``{app_id:
+    {"last_delivery_at", "deliveries_24h", "errors_24h", "error_rate_24h"}}``.
+
+    Every existing App asked for (all Apps when ``app_ids`` is None) has an entry; one without
+    any delivery has ``last_delivery_at`` None and an ``error_rate_24h`` of None (no rate of
+    nothing). Refusals past :mod:`orqo.rejections`' samples are counted on the rejections
+    page, not in the ledger, so they are not in these figures.
+    """
+    # One grouped pass over the last day's deliveries (the received_at index), and each App's
+    # newest delivery through the (app_id, id) index: the Apps list never reads a whole ledger.
+    recent = (select(Delivery.app_id, func.count().label("deliveries"),
+                     func.sum(case((Delivery.outcome.not_in(FINE_OUTCOMES), 1), else_=0))
+                     .label("errors"))
+              .where(Delivery.received_at >= utcnow() - ACTIVITY_WINDOW)
+              .group_by(Delivery.app_id).subquery())
+    newest = (select(Delivery.received_at).where(Delivery.app_id == App.id)
+              .order_by(Delivery.id.desc()).limit(1).correlate(App).scalar_subquery())
+    query = (select(App.id, newest, recent.c.deliveries, recent.c.errors)
+             .outerjoin(recent, recent.c.app_id == App.id))
+    if app_ids is not None:
+        query = query.where(App.id.in_(app_ids))
+    return {row[0]: activity_of(*row[1:]) for row in db.session.execute(query)}
+
+
+def activity_of(last_at, deliveries, errors) -> dict:
+    """One App's activity entry from its grouped row."""
+    deliveries, errors = int(deliveries or 0), int(errors or 0)
+    return {
+        "last_delivery_at": as_utc(last_at).isoformat() if last_at else None,
+        "deliveries_24h": deliveries,
+        "errors_24h": errors,
+        "error_rate_24h": round(errors / deliveries, 4) if deliveries else None,
+    }
+
+
+def describe_apps(records: list[App]) -> list[dict]:
+    """Several Apps as :func:`describe_app` shows them, their activity read in one query."""
+    activity = app_activity([record.id for record in records]) if records else {}
+    return [describe_app(record, activity.get(record.id) or activity_of(None, 0, 0))
+            for record in records]
+
+
+def describe_app(app_record: App, activity: dict | None = None) -> dict:
+    """An App as shown to operators: credentials are never shown, only which keys are set;
+    with its :func:`app_activity` (read now unless given)."""
+    if activity is None:
+        activity = app_activity([app_record.id]).get(app_record.id) or activity_of(None, 0, 0)
     return {
         "id": app_record.id,
         "name": app_record.name,
         "adapter": app_record.adapter,
+        "enabled": app_record.enabled,
         "webhook_path": webhook_path(app_record),
         "webhook_url": webhook_url(app_record),
         "credentials_set": sorted(app_record.credentials or {}),
@@ -74,6 +131,7 @@ def describe_app(app_record: App) -> dict:
             as_utc(app_record.previous_credentials_until).isoformat()
             if app_record.previous_credentials_until else None),
         "created_at": as_utc(app_record.created_at).isoformat(),
+        "activity": activity,
     }
 
 
@@ -94,6 +152,9 @@ def rotate_credentials(app_id: str, credentials: dict, keep_previous_for: float)
         with them).
     """
     app_record = find_app_record(app_id)
+    if not credentials:
+        raise ApiError(422, "validation_error", "Nothing to rotate.",
+                       {"credentials": ["Give at least one new credential."]})
     if keep_previous_for < 0 or keep_previous_for > 30 * 86400:
         raise ApiError(422, "validation_error", "The grace period is not valid.",
                        {"keep_previous_for": ["Must be between 0 and 2592000 seconds."]})
@@ -115,8 +176,16 @@ def rotate_credentials(app_id: str, credentials: dict, keep_previous_for: float)
     return app_record
 
 
+def set_app_enabled(app_id: str, enabled: bool) -> App:
+    """Turn an App on or off. A disabled App's deliveries are answered 403 ``app_disabled``
+    and route nothing, and no new message can be queued to send through it (409); what was
+    queued already is still sent. Every worker sees the change within ``APP_CACHE_SECONDS``."""
+    return update_app_record(app_id, {"enabled": enabled})
+
+
 def update_app_record(app_id: str, changes: dict) -> App:
-    """Change an App's name, credentials (given keys replaced), config or Doorkeeper setting.
+    """Change an App's name, credentials (given keys replaced), config, Doorkeeper setting or
+    whether it is ``enabled`` (see :func:`set_app_enabled`).
 
     The result is validated by the adapter's schemas exactly as when it was created (422).
     New credentials end a rotation's grace period: the previous credentials stop at once.
@@ -133,6 +202,8 @@ def update_app_record(app_id: str, changes: dict) -> App:
         app_record.name = changes["name"].strip()
     if "route_to_doorkeeper" in changes:
         app_record.route_to_doorkeeper = changes["route_to_doorkeeper"]
+    if "enabled" in changes:
+        app_record.enabled = bool(changes["enabled"])
     if "credentials" in changes or "config" in changes:
         adapter = installed_adapter(app_record)
         given = changes.get("credentials", {})

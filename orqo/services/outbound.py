@@ -50,11 +50,16 @@ def queue_message(app_id: str, contact_id: int, text: str, *, in_reply_to: int |
 
     The caller commits. 422 naming the field when the App is unknown or its adapter cannot
     send, the Contact has no Channel on it, the text is empty or longer than the platform
-    takes, or ``in_reply_to`` is not a message received on the App.
+    takes, or ``in_reply_to`` is not a message received on the App; 409 ``app_disabled``
+    when an operator turned the App off (messages queued before that are still sent).
     """
     app = db.session.get(App, app_id)
     if app is None:
         raise invalid("app_id", f"No App has the id {app_id!r}.")
+    if not app.enabled:
+        raise ApiError(409, "app_disabled", f"An operator turned App {app_id} off: nothing can "
+                       f"be sent through it until it is turned on again (orqo apps enable "
+                       f"{app_id}).")
     adapter = current_app.extensions["orqo"].adapters.get(app.adapter)
     if adapter is None:
         raise invalid("app_id", f"App {app_id!r} uses adapter {app.adapter!r}, which is not "

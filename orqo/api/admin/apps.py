@@ -27,8 +27,8 @@ def _channels(items) -> dict:
 @require_scope(bp, "admin")
 @bp.response(200, AppOut(many=True))
 def list_apps():
-    """Every App, oldest first (credentials never shown)."""
-    return [app_service.describe_app(record) for record in app_service.list_apps()]
+    """Every App, oldest first, with its activity (credentials never shown)."""
+    return app_service.describe_apps(app_service.list_apps())
 
 
 @bp.route("/apps", methods=["POST"])
@@ -46,7 +46,8 @@ def create_app(body):
 @require_scope(bp, "admin")
 @bp.response(200, AppOut)
 def get_app(app_id):
-    """One App (credentials never shown, only which are set)."""
+    """One App with its activity: last delivery and the last 24 hours' deliveries and
+    errors (credentials never shown, only which are set)."""
     return app_service.describe_app(app_service.find_app_record(app_id))
 
 
@@ -55,7 +56,8 @@ def get_app(app_id):
 @bp.arguments(AppPatch)
 @bp.response(200, AppOut)
 def update_app(body, app_id):
-    """Change an App; the result is validated like a new one."""
+    """Change an App; the result is validated like a new one. ``enabled`` false turns it
+    off (its deliveries are answered 403 ``app_disabled``), true turns it on again."""
     return app_service.describe_app(app_service.update_app_record(app_id, body))
 
 

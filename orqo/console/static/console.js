@@ -33,3 +33,25 @@
   }
   window.setTimeout(refresh, 3000);
 }());
+
+// Copy buttons (the App page's webhook URL): shown only when this script runs; without it the
+// URL stays in a readonly input to select and copy by hand.
+(function () {
+  "use strict";
+  Array.prototype.forEach.call(document.querySelectorAll("button.copy[data-copy]"), function (button) {
+    var input = document.getElementById(button.dataset.copy);
+    if (!input) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      input.select();
+      var done = function () { button.textContent = "Copied"; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () {
+          if (document.execCommand("copy")) { done(); }
+        });
+      } else if (document.execCommand("copy")) {
+        done();
+      }
+    });
+  });
+}());
