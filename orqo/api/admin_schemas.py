@@ -9,6 +9,8 @@ from orqo.api.pagination import PageArgs
 from orqo.models import DELIVERY_OUTCOMES
 from orqo.models import MESSAGE_OUTCOMES
 from orqo.services.tokens import SCOPES
+from orqo.services.outbound import DIRECTIONS
+from orqo.services.outbound import MESSAGE_STATUSES
 from orqo.services.triggers import EventFilterSchema
 from orqo.services.waitboxes import WAITBOX_STATUSES
 
@@ -98,6 +100,17 @@ class ContactOut(Schema):
 
 class ContactArgs(PageArgs):
     app_id = fields.String(load_default=None, validate=validate.Length(max=64))
+    search = fields.String(load_default=None, validate=validate.Length(max=200), metadata={
+        "description": "Only Contacts whose name contains this (ignoring case) or with a "
+                       "Channel whose sender id contains it."})
+
+
+class MessageArgs(PageArgs):
+    app_id = fields.String(load_default=None, validate=validate.Length(max=64))
+    direction = fields.String(load_default=None, validate=validate.OneOf(DIRECTIONS))
+    status = fields.String(load_default=None, validate=validate.OneOf(MESSAGE_STATUSES),
+                           metadata={"description": "received (inbound), or an outbound "
+                                                    "message's queued, sent or failed."})
 
 
 class WorkflowIn(Schema):

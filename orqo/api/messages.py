@@ -10,7 +10,7 @@ from orqo.api import Blueprint
 from orqo.api.admin_schemas import ReplayOut
 from orqo.api.admin_schemas import page_of
 from orqo.api.auth import require_scope
-from orqo.api.list_args import MessageArgs
+from orqo.api.admin_schemas import MessageArgs
 from orqo.api.pagination import page
 from orqo.api.schemas import MessageIn
 from orqo.api.schemas import MessageOut

@@ -5,12 +5,12 @@ from orqo.api import Blueprint
 from orqo.api.admin_schemas import AppIn
 from orqo.api.admin_schemas import AppOut
 from orqo.api.admin_schemas import AppPatch
+from orqo.api.admin_schemas import ContactArgs
 from orqo.api.admin_schemas import ContactIn
 from orqo.api.admin_schemas import ContactOut
 from orqo.api.admin_schemas import ContactPatch
 from orqo.api.admin_schemas import page_of
 from orqo.api.auth import require_scope
-from orqo.api.list_args import ContactSearchArgs
 from orqo.api.pagination import page
 from orqo.models import Contact
 from orqo.services import apps as app_service
@@ -71,7 +71,7 @@ def delete_app(app_id):
 
 @bp.route("/contacts", methods=["GET"])
 @require_scope(bp, "admin")
-@bp.arguments(ContactSearchArgs, location="query")
+@bp.arguments(ContactArgs, location="query")
 @bp.response(200, page_of(ContactOut, "ContactPage"))
 def list_contacts(args):
     """Contacts, newest first, optionally only those on one App and those matching a
