@@ -105,11 +105,11 @@ def deliveries_tail_command(app_id, outcome, last, interval, count, as_json):
                 echo_delivery(entry)
             printed.append(entry["id"])
 
-    newest = ledger.list_deliveries(app_id, last, outcome=outcome) if last else []
-    # Followed from the newest delivery there is (what the filters or --last leave out of the
-    # start is never printed later), then from the last one printed: nothing twice.
-    after = newest[0].id if newest else ledger.newest_delivery_id()
     try:
+        newest = ledger.list_deliveries(app_id, last, outcome=outcome) if last else []
+        # Followed by id from the newest one printed (or, when none is, the newest there is),
+        # then from each last one printed: nothing is printed twice.
+        after = newest[0].id if newest else ledger.newest_delivery_id()
         show(newest[::-1])
         while count is None or len(printed) < count:
             db.session.remove()  # ends the read transaction: the next look sees new rows
