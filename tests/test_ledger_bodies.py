@@ -205,3 +205,11 @@ def test_the_console_says_when_a_body_is_cut_or_not_kept(make_app):
     assert re.search(r"Not kept: received while LEDGER_BODY_BYTES was 0", page)
     listing = client.get("/console/deliveries").get_data(as_text=True)
     assert f"/console/deliveries/{shown['id']}" in listing and '"sender"' not in listing
+
+
+def test_the_console_shows_json_nested_too_deeply_to_indent_as_kept(make_app):
+    harness = harness_with(make_app)
+    deep = b"[" * 3000 + b"]" * 3000
+    shown = send(harness, deep)
+    response = signed_in(harness).get(f"/console/deliveries/{shown['id']}")
+    assert response.status_code == 200 and deep.decode() in response.get_data(as_text=True)
