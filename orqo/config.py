@@ -72,6 +72,9 @@ DEFAULTS = {
     "RETENTION_LEDGER_DAYS": 30,
     "RETENTION_PUSHES_DAYS": 7,
     "RETENTION_IDEMPOTENCY_HOURS": 24,
+    # Bytes of each delivery's body the ledger keeps, with its headers (secrets redacted), for
+    # the console's and the API's view of one delivery (0: neither body nor headers).
+    "LEDGER_BODY_BYTES": 16384,
     # Seconds between two prunings by `orqo worker` (0: the worker never prunes; run
     # `orqo prune` instead).
     "PRUNE_INTERVAL_SECONDS": 3600,
@@ -252,6 +255,7 @@ RULES = {
     "RETENTION_PUSHES_DAYS": INTEGER_AT_LEAST_0,
     "RETENTION_IDEMPOTENCY_HOURS": INTEGER_AT_LEAST_0,
     "PRUNE_INTERVAL_SECONDS": Rule("number", minimum=0),
+    "LEDGER_BODY_BYTES": INTEGER_AT_LEAST_0,
 }
 
 

@@ -8,7 +8,8 @@ not a ledger row of its own (a flood would grow the database by one row per requ
 * **counted**: one row of ``rejections`` per App, window (``REJECTION_WINDOW_SECONDS``),
   outcome and source address, whose ``count`` grows (one upsert per refusal);
 * **sampled**: the first ``REJECTION_SAMPLES`` of each App and window (in each worker) are also
-  written to the ledger in full (``deliveries``, without their body), for forensics;
+  written to the ledger in full (``deliveries``, with their redacted headers and their body up
+  to ``LEDGER_BODY_BYTES``), for forensics;
 * **limited**: past ``REJECTION_RATE_LIMIT`` refusals a minute from one address to one App (in
   each worker), a refusal is answered 429 without any database work; it is added to the count
   with the worker's next recorded refusal.

@@ -65,9 +65,9 @@ LEFT JOIN LATERAL (
 # are the ids the earlier CTEs returned, and the VALUES a SELECT from those CTEs.
 DELIVERY = """
 INSERT INTO deliveries (app_id, received_at, method, client_address, outcome, reason,
-                        status_code, duration_ms, meta)
+                        status_code, duration_ms, meta, headers, body, body_bytes)
 VALUES (:app_id, :received_at, :method, :client_address, :delivery_outcome, :delivery_reason,
-        :status_code, :duration_ms, :meta)
+        :status_code, :duration_ms, :meta, :headers, :body, :body_bytes)
 RETURNING id
 """
 MESSAGE = """

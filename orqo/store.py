@@ -277,7 +277,11 @@ class Store:
                       "delivery_outcome": delivery["outcome"],
                       "delivery_reason": delivery["reason"],
                       "status_code": delivery["status_code"],
-                      "duration_ms": delivery["duration_ms"], "meta": as_json(delivery["meta"])}
+                      "duration_ms": delivery["duration_ms"], "meta": as_json(delivery["meta"]),
+                      # What it carried (orqo.carried); none for a replay, or when not kept.
+                      "headers": None if delivery.get("headers") is None
+                      else as_json(delivery["headers"]),
+                      "body": delivery.get("body"), "body_bytes": delivery.get("body_bytes")}
         else:
             params = {"delivery_id": writes.delivery}
         message = writes.message

@@ -12,6 +12,9 @@ One delivery, top to bottom (:func:`receive`):
    (:func:`orqo.intake.admit`), the delivery's row with the first of them;
 5. the answer: 2xx only once everything is committed.
 
+Every recorded delivery keeps what it carried: its headers with secrets redacted and its body
+up to ``LEDGER_BODY_BYTES`` (:mod:`orqo.carried`), in the same INSERT.
+
 Steps 1 to 3 touch no database (the App cache reads one revision per worker every
 ``APP_CACHE_SECONDS``); a delivery that stops there (refused, a challenge, nothing to route) is
 recorded with one INSERT, except one whose signature was not proven (missing, wrong, an
@@ -36,6 +39,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from orqo import intake
 from orqo.app_cache import AppCache
 from orqo.app_switch import refuse_disabled
+from orqo.carried import carried
 from orqo.errors import ApiError
 from orqo.errors import MalformedDelivery
 from orqo.errors import PluginError
@@ -90,6 +94,8 @@ class Pipeline:
     push_enabled: bool
     retry_after: int
     rejections: Rejections
+    #: ``LEDGER_BODY_BYTES``: how much of each delivery's body the ledger keeps.
+    ledger_body_bytes: int = 16384
 
 
 @bp.route("/<app_id>", methods=["POST", "GET"])
@@ -117,6 +123,8 @@ def _receive(pipeline: Pipeline, app_id: str, started: float) -> Response:
     delivery = {"app_id": app.id, "received_at": received_at, "method": http.method,
                 "client_address": http.remote_addr, "outcome": "accepted", "reason": "",
                 "status_code": 200, "duration_ms": 0.0, "meta": {}}
+    headers, body = [[key, value] for key, value in http.headers], http.get_data(cache=False)
+    delivery.update(carried(headers, body, pipeline.ledger_body_bytes))
     adapter = pipeline.adapters.get(app.adapter)
     if adapter is None:
         return refuse(pipeline, delivery, started, "adapter_error", 503,
@@ -125,8 +133,7 @@ def _receive(pipeline: Pipeline, app_id: str, started: float) -> Response:
         app_id=app.id, adapter=app.adapter, method=http.method, path=http.path,
         query=([[key, value] for key, value in http.args.items(multi=True)]
                if http.environ.get("QUERY_STRING") else []),
-        headers=[[key, value] for key, value in http.headers],
-        body=http.get_data(cache=False), credentials=dict(app.credentials),
+        headers=headers, body=body, credentials=dict(app.credentials),
         config=dict(app.config), received_at=received_at.timestamp(),
         previous_credentials=app.credentials_still_accepted(received_at),
     )
@@ -342,5 +349,6 @@ def init_app(app, pm, adapters: dict) -> None:
             samples=int(app.config["REJECTION_SAMPLES"]),
             sources=int(app.config["REJECTION_SOURCES"]),
             rate_limit=int(app.config["REJECTION_RATE_LIMIT"])),
+        ledger_body_bytes=int(app.config["LEDGER_BODY_BYTES"]),
     )
     app.register_blueprint(bp)

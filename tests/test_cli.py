@@ -111,7 +111,9 @@ def test_deliveries_filters_show_and_messages_replay(fake):
     assert bad.exit_code == 2 and "ISO 8601" in bad.output
     accepted = invoke_json(runner, "deliveries", "list", "--outcome", "accepted", "--json")[0]
     shown = invoke_json(runner, "deliveries", "show", str(accepted["id"]))
-    assert shown == accepted
+    carried = {"headers", "body", "body_bytes", "body_truncated"}
+    assert {k: v for k, v in shown.items() if k not in carried} == accepted
+    assert shown["headers"]["X-Fake-Token"] == "[redacted]" and shown["body"]
     missing = runner.invoke(args=["deliveries", "show", "99999"])
     assert missing.exit_code == 1 and "not_found" in missing.output
     message_id = shown["messages"][0]["id"]

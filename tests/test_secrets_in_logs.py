@@ -163,8 +163,8 @@ class Session:
         assert status in (422, 500)
 
         for args in (("apps", "list", "--json"), ("apps", "list"), ("tokens", "list"),
-                     ("deliveries", "list", "--json", "--limit", "1000"),
-                     ("deliveries", "list", "--limit", "1000")):
+                     ("deliveries", "list", "--json", "--limit", "200"),
+                     ("deliveries", "list", "--limit", "200")):
             self.outputs.append(self.cli(*args))
 
     def deliveries(self, admin: str, suite: Suite) -> None:

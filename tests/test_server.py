@@ -28,7 +28,7 @@ def post(server, path, body: bytes, signature=None):
 
 
 def events(server):
-    return server.cli_json("deliveries", "list", "--json", "--limit", "1000")
+    return server.cli_json("deliveries", "list", "--json", "--limit", "200")
 
 
 def test_readme_flow_on_a_real_server(make_server):

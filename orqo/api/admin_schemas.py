@@ -216,6 +216,24 @@ class DeliveryOut(Schema):
     messages = fields.List(fields.Nested(DeliveryMessageOut))
 
 
+class DeliveryDetailOut(DeliveryOut):
+    """One delivery, with what it carried (listings leave that out)."""
+
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True,
+                          metadata={"description": "The request's headers, name to value, "
+                                    "secret values (credentials, cookies, tokens) replaced by "
+                                    "`[redacted]`; null when not kept (LEDGER_BODY_BYTES 0, a "
+                                    "replay, or received before orqo kept them)."})
+    body = fields.String(allow_none=True, metadata={
+        "description": "The body's first LEDGER_BODY_BYTES bytes as UTF-8 text (bytes that are "
+                       "not UTF-8 as U+FFFD); null when not kept."})
+    body_bytes = fields.Integer(allow_none=True, metadata={
+        "description": "The whole body's size in bytes; null for a replay or a delivery "
+                       "received before orqo kept bodies."})
+    body_truncated = fields.Boolean(metadata={
+        "description": "Whether `body` is only the start of the body."})
+
+
 class DeliveryArgs(PageArgs):
     app_id = fields.String(load_default=None, validate=validate.Length(max=64))
     outcome = fields.String(load_default=None, validate=validate.OneOf(DELIVERY_OUTCOMES))

@@ -1,13 +1,19 @@
 """``orqo deliveries``: the ledger of deliveries (inbound requests) and their messages."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from datetime import timezone
+from time import sleep
 
 import click
 from flask.cli import with_appcontext
 
+from orqo.cli.output import api_limit_max
 from orqo.cli.output import echo_json
+from orqo.cli.output import json_option
+from orqo.cli.output import limit_option
+from orqo.extensions import db
 from orqo.models import DELIVERY_OUTCOMES
 from orqo.services import ledger
 
@@ -42,9 +48,8 @@ def deliveries_group():
               help="Only deliveries received at or after this time (UTC unless given).")
 @click.option("--until", type=Timestamp(), default=None,
               help="Only deliveries received before this time (UTC unless given).")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000),
-              help="How many deliveries at most.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@limit_option()
+@json_option()
 @with_appcontext
 def deliveries_list_command(app_id, outcome, since, until, limit, as_json):
     """List deliveries, newest first, with each message's id and outcome (`orqo messages
@@ -55,17 +60,71 @@ def deliveries_list_command(app_id, outcome, since, until, limit, as_json):
         echo_json(described)
         return
     for entry in described:
-        click.echo(f"delivery #{entry['id']} {entry['received_at']} app={entry['app_id']} "
-                   f"{entry['outcome']} {entry['status_code']} {entry['reason']}".rstrip())
-        for message in entry["messages"]:
-            click.echo(f"    message #{message['id']:<6} {message['outcome']:<15} "
-                       f"{message['handler'] or '-':<11} {message['dedupe_key']} "
-                       f"{message['reason']}".rstrip())
+        echo_delivery(entry)
+
+
+def echo_delivery(entry: dict) -> None:
+    """One described delivery as ``deliveries list`` prints it: a line, then one indented line
+    per message."""
+    click.echo(f"delivery #{entry['id']} {entry['received_at']} app={entry['app_id']} "
+               f"{entry['outcome']} {entry['status_code']} {entry['reason']}".rstrip())
+    for message in entry["messages"]:
+        click.echo(f"    message #{message['id']:<6} {message['outcome']:<15} "
+                   f"{message['handler'] or '-':<11} {message['dedupe_key']} "
+                   f"{message['reason']}".rstrip())
+
+
+@deliveries_group.command("tail")
+@click.option("--app", "app_id", default=None, help="Only this App's deliveries.")
+@click.option("--outcome", type=click.Choice(DELIVERY_OUTCOMES), default=None,
+              help="Only deliveries with this outcome.")
+@click.option("-n", "--last", default=10, show_default=True,
+              type=click.IntRange(0, api_limit_max()),
+              help="Print the newest this many deliveries first (0: only new ones).")
+@click.option("--interval", default=1.0, show_default=True,
+              type=click.FloatRange(0, 3600, min_open=True),
+              help="Seconds between two looks for new deliveries.")
+@click.option("--count", default=None, type=click.IntRange(1),
+              help="Stop after this many deliveries (for scripts and tests; default: run "
+                   "until Ctrl-C).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print each delivery as one JSON object per line.")
+@with_appcontext
+def deliveries_tail_command(app_id, outcome, last, interval, count, as_json):
+    """Print the newest deliveries, oldest of them first, then each new one as it is
+    recorded, until Ctrl-C (or --count). Lines are those of `deliveries list`."""
+    printed = []
+
+    def show(found: list) -> None:
+        """Print ``found`` (oldest first), stopping at --count."""
+        for delivery in found[:None if count is None else count - len(printed)]:
+            entry = ledger.describe_delivery(delivery)
+            if as_json:
+                click.echo(json.dumps(entry, sort_keys=True))
+            else:
+                echo_delivery(entry)
+            printed.append(entry["id"])
+
+    try:
+        newest = ledger.list_deliveries(app_id, last, outcome=outcome) if last else []
+        # Followed by id from the newest one printed (or, when none is, the newest there is),
+        # then from each last one printed: nothing is printed twice.
+        after = newest[0].id if newest else ledger.newest_delivery_id()
+        show(newest[::-1])
+        while count is None or len(printed) < count:
+            db.session.remove()  # ends the read transaction: the next look sees new rows
+            sleep(interval)
+            found = ledger.deliveries_after(after, app_id, outcome)
+            show(found)
+            after = found[-1].id if found else after
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how following ends: a clean exit, status 0
 
 
 @deliveries_group.command("show")
 @click.argument("delivery_id", type=int)
 @with_appcontext
 def deliveries_show_command(delivery_id):
-    """One delivery with its messages, as JSON."""
-    echo_json(ledger.describe_delivery(ledger.find_delivery(delivery_id)))
+    """One delivery with its messages, its headers (secrets redacted) and its body as kept
+    (up to LEDGER_BODY_BYTES), as JSON."""
+    echo_json(ledger.describe_delivery(ledger.find_delivery(delivery_id), carried=True))

@@ -1,6 +1,7 @@
 """The console's ledger pages: deliveries, one delivery, replaying a message."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from datetime import timezone
 
@@ -11,6 +12,8 @@ from flask import request
 from flask import url_for
 
 from orqo.api.pagination import page
+from orqo.bodies import InvalidJson
+from orqo.bodies import decode_json
 from orqo.console import bp
 from orqo.models import DELIVERY_OUTCOMES
 from orqo.models import Delivery
@@ -83,10 +86,23 @@ def names(apps) -> dict:
 
 @bp.route("/deliveries/<int:delivery_id>")
 def delivery_page(delivery_id):
-    """One delivery: its timing, meta and each message's outcome, with replay buttons."""
-    delivery = ledger.describe_delivery(ledger.find_delivery(delivery_id))
+    """One delivery: its timing, meta and each message's outcome, with replay buttons, and
+    what it carried: its headers (secrets redacted) and its body as kept."""
+    delivery = ledger.describe_delivery(ledger.find_delivery(delivery_id), carried=True)
     return render_template("console/delivery.html", delivery=delivery,
-                           replayable=ledger.REPLAYABLE)
+                           body=shown_body(delivery), replayable=ledger.REPLAYABLE)
+
+
+def shown_body(delivery: dict) -> str | None:
+    """The body as the page shows it: pretty-printed when it is whole JSON, as kept
+    otherwise (a cut JSON body is not JSON any more); None when not kept."""
+    body = delivery["body"]
+    if body is None or delivery["body_truncated"] or body.lstrip()[:1] not in ("{", "["):
+        return body
+    try:
+        return json.dumps(decode_json(body), indent=2, ensure_ascii=False)
+    except (InvalidJson, RecursionError):  # nested too deeply to indent: shown as kept
+        return body
 
 
 @bp.route("/messages/<int:message_id>/replay", methods=["POST"])

@@ -4,9 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from sqlalchemy.orm import selectinload
 
+from orqo.carried import body_truncated
 from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.intake import admit
@@ -20,9 +23,14 @@ from orqo.models import utcnow
 REPLAYABLE = ("unknown_sender", "throttled")
 
 
-def deliveries_query(app_id=None, outcome=None, since=None, until=None):
-    """Deliveries with their messages, filtered by App, outcome and receipt time."""
-    query = select(Delivery).options(selectinload(Delivery.messages))
+def deliveries_query(app_id=None, outcome=None, since=None, until=None, after_id=None):
+    """Deliveries with their messages, filtered by App, outcome, receipt time and (to follow
+    new ones) an id they come after; without their headers and bodies, which only
+    :func:`find_delivery` loads (listings stay small)."""
+    query = select(Delivery).options(selectinload(Delivery.messages),
+                                     defer(Delivery.headers), defer(Delivery.body))
+    if after_id is not None:
+        query = query.where(Delivery.id > after_id)
     if app_id:
         query = query.where(Delivery.app_id == app_id)
     if outcome:
@@ -41,6 +49,20 @@ def list_deliveries(app_id: str | None = None, limit: int = 50, outcome: str | N
     messages loaded."""
     query = deliveries_query(app_id, outcome, since, until)
     return list(db.session.scalars(query.order_by(Delivery.id.desc()).limit(limit)))
+
+
+def deliveries_after(after_id: int, app_id: str | None = None, outcome: str | None = None,
+                     limit: int = 200) -> list[Delivery]:
+    """The deliveries recorded after ``after_id``, oldest first, filtered as
+    :func:`deliveries_query`: what following the ledger (``orqo deliveries tail``) prints next.
+    """
+    query = deliveries_query(app_id, outcome, after_id=after_id)
+    return list(db.session.scalars(query.order_by(Delivery.id).limit(limit)))
+
+
+def newest_delivery_id() -> int:
+    """The id of the newest delivery recorded (0: none yet)."""
+    return db.session.scalar(select(func.max(Delivery.id))) or 0
 
 
 def find_delivery(delivery_id: int) -> Delivery:
@@ -97,9 +119,12 @@ def describe_message(record: MessageRecord) -> dict:
     }
 
 
-def describe_delivery(delivery: Delivery) -> dict:
-    """One delivery with its messages (its body is never stored, so never shown)."""
-    return {
+def describe_delivery(delivery: Delivery, carried: bool = False) -> dict:
+    """One delivery with its messages; with what it ``carried`` (its redacted headers, its
+    body as kept, the body's full size and whether the body kept is only its start) for the
+    view of one delivery. Listings leave those out (:func:`deliveries_query` does not load
+    them): a page of bodies would be large."""
+    described = {
         "id": delivery.id,
         "app_id": delivery.app_id,
         "received_at": as_utc(delivery.received_at).isoformat(),
@@ -112,6 +137,11 @@ def describe_delivery(delivery: Delivery) -> dict:
         "meta": delivery.meta or {},
         "messages": [describe_message(record) for record in delivery.messages],
     }
+    if carried:
+        described.update(headers=delivery.headers, body=delivery.body,
+                         body_bytes=delivery.body_bytes,
+                         body_truncated=body_truncated(delivery.body, delivery.body_bytes))
+    return described
 
 
 def describe_replay(delivery: Delivery, record: MessageRecord, replay_of: int) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from orqo.api import Blueprint
 from orqo.api.admin_schemas import DeliveryArgs
+from orqo.api.admin_schemas import DeliveryDetailOut
 from orqo.api.admin_schemas import DeliveryOut
 from orqo.api.admin_schemas import page_of
 from orqo.api.auth import require_scope
@@ -23,14 +24,16 @@ bp = Blueprint("deliveries", __name__, url_prefix="/api/v1/deliveries",
 @bp.arguments(DeliveryArgs, location="query")
 @bp.response(200, page_of(DeliveryOut, "DeliveryPage"))
 def list_deliveries(args):
-    """Deliveries, newest first, filtered by App, outcome and time, a page at a time."""
+    """Deliveries, newest first, filtered by App, outcome and time, a page at a time (without
+    headers and bodies: ``GET /api/v1/deliveries/<id>`` has them)."""
     query = ledger.deliveries_query(args["app_id"], args["outcome"], args["since"], args["until"])
     return page(query, Delivery.id, args, ledger.describe_delivery)
 
 
 @bp.route("/<int:delivery_id>", methods=["GET"])
 @require_scope(bp, "admin")
-@bp.response(200, DeliveryOut)
+@bp.response(200, DeliveryDetailOut)
 def get_delivery(delivery_id):
-    """One delivery with its messages."""
-    return ledger.describe_delivery(ledger.find_delivery(delivery_id))
+    """One delivery with its messages and what it carried: its headers (secrets redacted) and
+    its body, up to ``LEDGER_BODY_BYTES``."""
+    return ledger.describe_delivery(ledger.find_delivery(delivery_id), carried=True)
