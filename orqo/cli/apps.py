@@ -5,7 +5,9 @@ import click
 from flask.cli import with_appcontext
 
 from orqo.api.pagination import page
+from orqo.cli.output import cursor_option
 from orqo.cli.output import echo_json
+from orqo.cli.output import echo_more
 from orqo.cli.output import echo_table
 from orqo.cli.output import json_option
 from orqo.cli.output import limit_option
@@ -164,7 +166,7 @@ def contacts_create_command(name, channels):
               help="Only Contacts whose name contains this (ignoring case) or with a Channel "
                    "whose sender id contains it.")
 @limit_option()
-@click.option("--cursor", default=None, help="Continue after a previous page (its next_cursor).")
+@cursor_option()
 @json_option()
 @with_appcontext
 def contacts_list_command(app_id, search, limit, cursor, as_json):
@@ -177,8 +179,7 @@ def contacts_list_command(app_id, search, limit, cursor, as_json):
     echo_table(("id", "name", "channels"), [
         (c["id"], c["name"], " ".join(f"{ch['app_id']}={ch['sender_id']}" for ch in c["channels"]))
         for c in result["items"]])
-    if result["next_cursor"]:
-        click.echo(f"more: --cursor {result['next_cursor']}", err=True)
+    echo_more(result)
 
 
 @contacts_group.command("show")

@@ -7,7 +7,9 @@ import click
 from flask.cli import with_appcontext
 
 from orqo.api.pagination import page
+from orqo.cli.output import cursor_option
 from orqo.cli.output import echo_json
+from orqo.cli.output import echo_more
 from orqo.cli.output import echo_table
 from orqo.cli.output import json_option
 from orqo.cli.output import limit_option
@@ -69,7 +71,7 @@ def replay_command(message_id):
 @click.option("--status", type=click.Choice(outbound.MESSAGE_STATUSES), default=None,
               help="received (inbound), or an outbound message's queued, sent or failed.")
 @limit_option()
-@click.option("--cursor", default=None, help="Continue after a previous page (its next_cursor).")
+@cursor_option()
 @json_option()
 @with_appcontext
 def list_command(app_id, direction, status, limit, cursor, as_json):
@@ -82,8 +84,7 @@ def list_command(app_id, direction, status, limit, cursor, as_json):
     echo_table(("id", "app", "direction", "status", "attempts", "text"), [
         (m["id"], m["app_id"], m["direction"], m["status"], m.get("attempts"),
          " ".join((m["text"] or "").split())[:60]) for m in result["items"]])
-    if result["next_cursor"]:
-        click.echo(f"more: --cursor {result['next_cursor']}", err=True)
+    echo_more(result)
 
 
 @messages_group.command("retry")
