@@ -185,11 +185,15 @@ def test_outbound_list_and_retry_of_a_failed_send(signed_in, fake):
     assert failed_only.count(">Retry</button>") == 1
     message_page = text_of(signed_in.get(f"/console/messages/{failed}"))
     assert 'id="retry-message"' in message_page
+    log = message_page.split('id="attempt-log"')[1].split("</table>")[0]
+    assert log.count("<tr>") == 2 and ">failed</span>" in log  # a header row and one attempt
+    assert "bot was blocked by the user" in log
     retried = signed_in.post(f"/console/messages/{failed}/retry",
                              data={"csrf_token": csrf_of(page), "back": "/console/outbound"})
     assert retried.status_code == 302 and retried.headers["Location"] == "/console/outbound"
     after = text_of(signed_in.get(f"/console/messages/{failed}"))
     assert "queued" in after and '<dd id="attempts">0</dd>' in after
+    assert after.split('id="attempt-log"')[1].count(">failed</span>") == 1  # the log is kept
     assert 'id="retry-message"' not in after
     again = signed_in.post(f"/console/messages/{failed}/retry", data={"csrf_token": csrf_of(page)})
     assert again.status_code == 409 and "only a failed send" in text_of(again)

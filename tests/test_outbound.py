@@ -134,7 +134,13 @@ def test_a_rate_limit_is_retried_after_the_platforms_wait(agent, platform, clock
     assert work(agent) == 0  # not due before the 30 s
     clock.shift(31)
     assert work(agent) == 1
-    assert message(agent, queued["id"])["status"] == "sent"
+    sent = message(agent, queued["id"])
+    assert sent["status"] == "sent"
+    log = sent["attempt_log"]
+    assert [(a["result"], a["error"]) for a in log] == [("retry", held["last_error"]),
+                                                       ("sent", "")]
+    assert log[0]["attempted_at"] < log[1]["attempted_at"]
+    assert all(a["duration_ms"] >= 0 for a in log)
 
 
 def test_a_permanent_failure_fails_at_once_and_cancels_the_bound_waitbox(agent, platform):
@@ -145,6 +151,8 @@ def test_a_permanent_failure_fails_at_once_and_cancels_the_bound_waitbox(agent, 
     assert failed["status"] == "failed" and failed["attempts"] == 1
     assert failed["last_error"] == "bot was blocked by the user"
     assert failed["waitbox"]["status"] == "cancelled"
+    assert [(a["result"], a["error"]) for a in failed["attempt_log"]] == [
+        ("failed", "bot was blocked by the user")]
     assert work(agent) == 0
 
 

@@ -337,6 +337,7 @@ def test_prune_removes_old_settled_outbound_messages_and_keeps_queued_ones(make_
     with agent.app.app_context():
         pruned = retention.prune(agent.app.config)
     assert pruned.removed["sends"] == 1 and pruned.removed["messages"] == 1
+    assert pruned.removed["send_attempts"] == 1
     assert pruned.removed["conversation_entries"] == 1
     assert agent.client.get(f"/api/v1/messages/{sent['id']}",
                             headers=agent.auth).status_code == 404

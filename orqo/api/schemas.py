@@ -201,6 +201,13 @@ class MessageIn(StrictSchema):
     await_reply = fields.Nested(AwaitReplyIn, load_default=None, allow_none=True)
 
 
+class SendAttemptOut(Schema):
+    attempted_at = fields.String()
+    result = fields.String(metadata={"enum": ["sent", "retry", "failed"]})
+    error = fields.String(metadata={"description": "The reason of a retry or a failure."})
+    duration_ms = fields.Float()
+
+
 class MessageOut(RoutedMessageOut):
     """Any message, inbound or outbound, and what became of it."""
 
@@ -221,3 +228,6 @@ class MessageOut(RoutedMessageOut):
         "description": "Outbound: when the platform took it."})
     waitbox = fields.Nested(WaitboxOut, allow_none=True, metadata={
         "description": "Outbound: the waitbox opened with await_reply."})
+    attempt_log = fields.List(fields.Nested(SendAttemptOut), metadata={
+        "description": "Outbound: every attempt, oldest first (a retry by an operator keeps "
+                       "the earlier ones)."})

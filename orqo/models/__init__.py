@@ -32,6 +32,7 @@ from orqo.models.routing import ConversationSession
 from orqo.models.routing import Waitbox
 from orqo.models.sending import SEND_STATUSES
 from orqo.models.sending import Send
+from orqo.models.sending import SendAttempt
 from orqo.models.tokens import ApiToken
 from orqo.models.workflows import RUN_STATUSES
 from orqo.models.workflows import AppEventTrigger
@@ -47,5 +48,6 @@ __all__ = [
     "ApiToken", "ConversationSession", "ENTRY_STATUSES", "PushAttempt", "PushDelivery",
     "App", "BigId", "Contact", "ContactChannel", "Conversation", "ConversationEntry",
     "DELIVERY_OUTCOMES", "Delivery", "MESSAGE_OUTCOMES", "MessageRecord", "Rejection",
-    "Revision", "Waitbox", "as_utc", "DIRECTIONS", "SEND_STATUSES", "Send", "new_app_id", "utcnow",
+    "Revision", "Waitbox", "as_utc", "DIRECTIONS", "SEND_STATUSES", "Send", "SendAttempt",
+    "new_app_id", "utcnow",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime
+from sqlalchemy import Float
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
@@ -11,10 +12,12 @@ from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 from sqlalchemy.orm import synonym
 
 from orqo.extensions import db
 from orqo.models.base import BigId
+from orqo.models.base import NEVER_REUSED
 from orqo.models.base import utcnow
 
 #: ``queued`` (waiting for ``orqo worker``, or for its next attempt), ``sent``, ``failed``.
@@ -54,3 +57,25 @@ class Send(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The name every leased queue's rows are known by (orqo.services.leasing).
     id = synonym("message_id")
+    attempt_log: Mapped[list[SendAttempt]] = relationship(
+        order_by="SendAttempt.id", cascade="all, delete-orphan", passive_deletes=True)
+
+
+#: What one attempt became: ``sent``; ``retry`` (a later attempt will follow); ``failed``.
+ATTEMPT_RESULTS = ("sent", "retry", "failed")
+
+
+class SendAttempt(db.Model):
+    """One attempt at sending an outbound message through its platform, and how it ended."""
+
+    __tablename__ = "send_attempts"
+    __table_args__ = (NEVER_REUSED,)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("sends.message_id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    result: Mapped[str] = mapped_column(String(8))
+    # The platform's (or orqo's) reason for a retry or a failure; empty when sent.
+    error: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)

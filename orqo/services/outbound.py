@@ -196,5 +196,8 @@ def describe_message(message: MessageRecord) -> dict:
                          if send and send.status == "queued" else None),
         delivered_at=as_utc(send.sent_at).isoformat() if send and send.sent_at else None,
         waitbox=describe_waitbox(waitbox) if waitbox else None,
+        attempt_log=[{"attempted_at": as_utc(a.attempted_at).isoformat(), "result": a.result,
+                      "error": a.error, "duration_ms": a.duration_ms}
+                     for a in (send.attempt_log if send else [])],
     )
     return described

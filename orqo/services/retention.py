@@ -60,6 +60,7 @@ from orqo.models import PushDelivery
 from orqo.models import RateCounter
 from orqo.models import Rejection
 from orqo.models import Send
+from orqo.models import SendAttempt
 from orqo.models import Waitbox
 from orqo.models import utcnow
 from orqo.services import idempotency
@@ -153,6 +154,7 @@ def _settled_outbound(cutoff: datetime, now: datetime):
 def _outbound_plan(message_ids) -> list:
     return [
         ("conversation_entries", ConversationEntry, ConversationEntry.message_id.in_(message_ids)),
+        ("send_attempts", SendAttempt, SendAttempt.message_id.in_(message_ids)),
         ("sends", Send, Send.message_id.in_(message_ids)),
         ("messages", MessageRecord, MessageRecord.id.in_(message_ids)),
     ]
@@ -194,9 +196,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 #: Every table a rule removes rows from, in the order reports list them.
-TABLES = ("deliveries", "messages", "sends", "conversation_entries", "waitboxes",
-          "push_deliveries",
-          "push_attempts", "idempotency_records", "rate_counters", "rejections")
+TABLES = ("deliveries", "messages", "sends", "send_attempts", "conversation_entries",
+          "waitboxes", "push_deliveries", "push_attempts", "idempotency_records", "rate_counters", "rejections")
 
 
 @dataclass

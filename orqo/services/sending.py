@@ -43,6 +43,7 @@ from orqo.models import App
 from orqo.models import ConversationEntry
 from orqo.models import MessageRecord
 from orqo.models import Send
+from orqo.models import SendAttempt
 from orqo.models import Waitbox
 from orqo.models import utcnow
 from orqo.outbound import Http
@@ -124,9 +125,10 @@ def send_one(session: requests.Session, message_id: int, seconds: float) -> str:
     db.session.rollback()  # no transaction stays open while the platform answers
     state = current_app.extensions["orqo"]
     adapter = state.adapters.get(app.adapter)
+    started = time.monotonic()
     result = attempt(state.pm, adapter, request, Http(
         session, seconds, current_app.config["SEND_CONNECT_TIMEOUT"]))
-    return record(message_id, result, adapter)
+    return record(message_id, result, adapter, (time.monotonic() - started) * 1000)
 
 
 def attempt(pm, adapter, request: SendRequest, http: Http) -> SendResult:
@@ -167,8 +169,9 @@ def _attempt(pm, adapter, request: SendRequest, http: Http) -> SendResult:
     return result
 
 
-def record(message_id: int, result: SendResult, adapter) -> str:
-    """Store what one attempt became (see the module docstring); the message's status."""
+def record(message_id: int, result: SendResult, adapter, duration_ms: float = 0.0) -> str:
+    """Store what one attempt became (see the module docstring), with a line in the
+    message's attempt log (:class:`orqo.models.SendAttempt`); the message's status."""
     config = current_app.config
     now = utcnow()
     send = db.session.get(Send, message_id)
@@ -191,6 +194,9 @@ def record(message_id: int, result: SendResult, adapter) -> str:
             db.session.execute(update(Waitbox.__table__).where(
                 Waitbox.id == send.waitbox_id, Waitbox.status == "waiting"
             ).values(status="cancelled"))
+    db.session.add(SendAttempt(message_id=message_id, attempted_at=now, result=status,
+                               error="" if status == "sent" else result.reason[:MAX_REASON],
+                               duration_ms=round(duration_ms, 3)))
     db.session.commit()
     return send.status
 
