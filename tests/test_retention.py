@@ -141,8 +141,8 @@ def test_prune_removes_an_old_ledger_and_keeps_what_is_still_in_use(orqo, clock)
     done = prune(harness)
     assert done["dry_run"] is False and dry["removed"] == done["removed"]
     assert done["removed"] == {
-        "deliveries": 2, "messages": 2, "sends": 0, "send_attempts": 0, "conversation_entries": 1, "waitboxes": 0,
-        "push_deliveries": 3, "push_attempts": 3, "idempotency_records": 1, "rate_counters": 1,
+        "deliveries": 2, "messages": 2, "sends": 0, "send_attempts": 0,
+        "conversation_entries": 1, "waitboxes": 0, "push_deliveries": 3, "push_attempts": 3, "idempotency_records": 1, "rate_counters": 1,
         "rejections": 0}
     assert done["total"] == 13
     # m2 is in Doorkeeper's queue, m3's push is pending, m4 answered a waitbox still kept.
