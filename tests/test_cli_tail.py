@@ -90,3 +90,59 @@ def test_list_limit_stops_at_the_apis_maximum(runner):
     assert runner.invoke(args=["deliveries", "list", "--limit", "200"]).exit_code == 0
     result = runner.invoke(args=["deliveries", "list", "--limit", "201"])
     assert result.exit_code == 2 and "1<=x<=200" in result.output
+
+
+def test_tail_prints_a_delivery_committed_after_a_later_one(fake, between_polls):
+    """On PostgreSQL an id is handed out when the transaction starts and seen when it
+    commits: id 2 can appear after id 3. Tail asks again for the ids it passed over."""
+    from sqlalchemy import text
+
+    from orqo.extensions import db
+
+    actions, _slept = between_polls
+    send(fake, "first")
+    first = fake.ledger()[0]["id"]
+
+    def record(delivery_id):
+        def insert():
+            with fake.app.app_context():
+                db.session.execute(text(
+                    "INSERT INTO deliveries (id, app_id, received_at, method, outcome, reason, "
+                    "status_code, duration_ms, meta) VALUES (:id, :app, :now, 'POST', "
+                    "'accepted', '', 200, 1.0, '{}')"),
+                    {"id": delivery_id, "app": fake.app_id, "now": "2026-11-30 02:00:00"})
+                db.session.commit()
+        return insert
+
+    # The later id commits first; the earlier one a look after.
+    actions.extend([record(first + 2), record(first + 1), lambda: None])
+    result = fake.app.test_cli_runner().invoke(
+        args=["deliveries", "tail", "-n", "1", "--count", "3"])
+    assert result.exit_code == 0, result.output
+    assert ids_of(result.output) == [first, first + 2, first + 1]
+
+
+def test_tail_does_not_print_twice_a_delivery_of_its_first_listing(fake, monkeypatch):
+    """A delivery recorded between reading the newest id and listing the newest deliveries
+    is in the listing and arrives after that id: printed once."""
+    from orqo.services import ledger
+
+    send(fake, "one")
+    before = ledger.newest_delivery_id
+
+    def newest_then_a_delivery():
+        newest = before()
+        send(fake, "two")
+        return newest
+
+    def three_looks_then_ctrl_c(_seconds, looks=[]):
+        looks.append(1)
+        if len(looks) > 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ledger, "newest_delivery_id", newest_then_a_delivery)
+    monkeypatch.setattr(cli_ledger, "sleep", three_looks_then_ctrl_c)
+    result = fake.app.test_cli_runner().invoke(args=["deliveries", "tail", "-n", "5"])
+    assert result.exit_code == 0, result.output
+    printed = ids_of(result.output)
+    assert len(printed) == 2 and printed == sorted(set(printed))

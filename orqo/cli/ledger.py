@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from datetime import timezone
+from time import monotonic
 from time import sleep
 
 import click
@@ -74,6 +75,13 @@ def echo_delivery(entry: dict) -> None:
                    f"{message['reason']}".rstrip())
 
 
+#: How long ``deliveries tail`` asks again for an id it passed over: longer than a delivery's
+#: transaction can last (gunicorn's timeout, 30 s), so that one committed late is printed too.
+MISSING_SECONDS = 60.0
+#: At most this many ids passed over are asked for again (a jump in ids is not a backlog).
+MAX_MISSING = 1000
+
+
 @deliveries_group.command("tail")
 @click.option("--app", "app_id", default=None, help="Only this App's deliveries.")
 @click.option("--outcome", type=click.Choice(DELIVERY_OUTCOMES), default=None,
@@ -93,30 +101,40 @@ def echo_delivery(entry: dict) -> None:
 def deliveries_tail_command(app_id, outcome, last, interval, count, as_json):
     """Print the newest deliveries, oldest of them first, then each new one as it is
     recorded, until Ctrl-C (or --count). Lines are those of `deliveries list`."""
-    printed = []
+    printed, first = [0], set()  # how many were printed; the ids printed before following
 
     def show(found: list) -> None:
         """Print ``found`` (oldest first), stopping at --count."""
-        for delivery in found[:None if count is None else count - len(printed)]:
+        for delivery in found[:None if count is None else count - printed[0]]:
             entry = ledger.describe_delivery(delivery)
             if as_json:
                 click.echo(json.dumps(entry, sort_keys=True))
             else:
                 echo_delivery(entry)
-            printed.append(entry["id"])
+            printed[0] += 1
 
     try:
-        newest = ledger.list_deliveries(app_id, last, outcome=outcome) if last else []
-        # Followed by id from the newest one printed (or, when none is, the newest there is),
-        # then from each last one printed: nothing is printed twice.
-        after = newest[0].id if newest else ledger.newest_delivery_id()
-        show(newest[::-1])
-        while count is None or len(printed) < count:
+        # Followed by id from the newest one there is; an id passed over (its transaction
+        # had not committed yet, or rolled back) is asked for again for MISSING_SECONDS.
+        after = ledger.newest_delivery_id()
+        missing: dict[int, float] = {}
+        newest = ledger.list_deliveries(app_id, last, outcome=outcome)[::-1] if last else []
+        first.update(delivery.id for delivery in newest)
+        show(newest)
+        while count is None or printed[0] < count:
             db.session.remove()  # ends the read transaction: the next look sees new rows
             sleep(interval)
-            found = ledger.deliveries_after(after, app_id, outcome)
-            show(found)
-            after = found[-1].id if found else after
+            ids = ledger.arrived(after, missing)
+            now = monotonic()
+            top = max(ids, default=after)
+            for passed in set(range(max(after, top - MAX_MISSING) + 1, top + 1)) - set(ids):
+                missing[passed] = now
+            for found in ids:
+                missing.pop(found, None)
+            missing = {i: t for i, t in missing.items() if now - t < MISSING_SECONDS}
+            after = top
+            # One recorded after `after` was read may be in the first listing as well.
+            show([d for d in ledger.deliveries_among(ids, app_id, outcome) if d.id not in first])
     except KeyboardInterrupt:
         pass  # Ctrl-C is how following ends: a clean exit, status 0
 

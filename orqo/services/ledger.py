@@ -5,6 +5,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 from sqlalchemy.orm import selectinload
@@ -23,14 +24,11 @@ from orqo.models import utcnow
 REPLAYABLE = ("unknown_sender", "throttled")
 
 
-def deliveries_query(app_id=None, outcome=None, since=None, until=None, after_id=None):
-    """Deliveries with their messages, filtered by App, outcome, receipt time and (to follow
-    new ones) an id they come after; without their headers and bodies, which only
-    :func:`find_delivery` loads (listings stay small)."""
+def deliveries_query(app_id=None, outcome=None, since=None, until=None):
+    """Deliveries with their messages, filtered by App, outcome and receipt time; without
+    their headers and bodies, which only :func:`find_delivery` loads (listings stay small)."""
     query = select(Delivery).options(selectinload(Delivery.messages),
                                      defer(Delivery.headers), defer(Delivery.body))
-    if after_id is not None:
-        query = query.where(Delivery.id > after_id)
     if app_id:
         query = query.where(Delivery.app_id == app_id)
     if outcome:
@@ -51,13 +49,30 @@ def list_deliveries(app_id: str | None = None, limit: int = 50, outcome: str | N
     return list(db.session.scalars(query.order_by(Delivery.id.desc()).limit(limit)))
 
 
-def deliveries_after(after_id: int, app_id: str | None = None, outcome: str | None = None,
-                     limit: int = 200) -> list[Delivery]:
-    """The deliveries recorded after ``after_id``, oldest first, filtered as
-    :func:`deliveries_query`: what following the ledger (``orqo deliveries tail``) prints next.
+def arrived(after_id: int, missing=(), limit: int = 200) -> list[int]:
+    """The ids, ascending, of the deliveries now visible after ``after_id`` (at most
+    ``limit``) and of those among ``missing`` (ids passed over earlier) now visible: what
+    following the ledger (``orqo deliveries tail``) looks at next.
+
+    Ids are handed out when a delivery's transaction starts and seen when it commits, so on
+    PostgreSQL id 7 can become visible after id 8: a follower keeps the ids it passed over as
+    ``missing`` for a while (a transaction ends within the request's timeout) and asks again.
     """
-    query = deliveries_query(app_id, outcome, after_id=after_id)
-    return list(db.session.scalars(query.order_by(Delivery.id).limit(limit)))
+    seen = Delivery.id > after_id
+    if missing:
+        seen = or_(seen, Delivery.id.in_(list(missing)))
+    return list(db.session.scalars(select(Delivery.id).where(seen).order_by(Delivery.id)
+                                   .limit(limit)))
+
+
+def deliveries_among(ids: list[int], app_id: str | None = None,
+                     outcome: str | None = None) -> list[Delivery]:
+    """The deliveries with these ids that pass the filters of :func:`deliveries_query`, in
+    id order."""
+    if not ids:
+        return []
+    query = deliveries_query(app_id, outcome).where(Delivery.id.in_(ids))
+    return list(db.session.scalars(query.order_by(Delivery.id)))
 
 
 def newest_delivery_id() -> int:
