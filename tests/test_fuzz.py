@@ -474,7 +474,8 @@ ENDPOINT_SCOPES = {
     "doorkeeper.claim": {"agent"}, "doorkeeper.ack": {"agent"},
     "doorkeeper.get_conversation": {"agent"},
     "messages.send_message": {"agent"}, "messages.get_message": {"agent"},
-    "messages.replay_message": set(),
+    "messages.replay_message": set(), "messages.list_messages": set(),
+    "messages.retry_message": set(),
     "runs.get_run": {"agent", "trigger"}, "runs.claim_runs": {"agent"},
     "runs.report_progress": {"agent"}, "triggers.api_trigger": {"trigger"},
     **{f"{blueprint}.{view}": set() for blueprint, views in {
