@@ -23,7 +23,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(make_server):
                      "content_type_conformance",
          "--phases", "coverage,fuzzing",
          # Revoking tokens would revoke this run's own token.
-         "--exclude-path", "/api/v1/tokens/{token_id}", "--max-examples", "10", "--workers", "2",
+         "--exclude-path", "/api/v1/tokens/{token_id}", "--max-examples", "10",
+         # One thread: with two, CPython 3.11.7's AST constructor can raise a spurious
+         # "AST constructor recursion depth mismatch" SystemError inside hypothesis
+         # (python/cpython#106905, fixed in 3.11.8), which schemathesis reports as an error.
+         "--workers", "1",
          "--max-time", "60", "--seed", "20261129"],
         capture_output=True, text=True, timeout=300, env=server.env)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -46,7 +46,7 @@ def test_triggers_on_a_real_server(make_server):
     server.cli("triggers", "disable", str(trigger["id"]))
     assert requests.post(hook, json={}, timeout=10).status_code == 409
 
-    runs = server.cli_json("runs", "list")
+    runs = server.cli_json("runs", "list", "--json")
     assert len(runs) == 3
     assert token not in server.log() and api_token not in server.log()
     assert "/api/v1/hooks/[redacted]" in server.log()
@@ -65,5 +65,5 @@ def test_app_with_doorkeeper_off_starts_a_run_on_a_real_server(make_server):
     response = requests.post(server.url + app["webhook_path"], data=body,
                              headers=hmac_headers("trigger-signing-secret", body), timeout=10)
     assert response.json()["messages"] == [{"outcome": "routed", "handler": "app_event"}]
-    [run] = server.cli_json("runs", "list")
+    [run] = server.cli_json("runs", "list", "--json")
     assert run["trigger_kind"] == "app_event" and run["input"]["text"] == "ALERT disk full"
