@@ -25,6 +25,7 @@ from markupsafe import Markup
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
+from orqo.console.listing import console_path
 from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.models import ApiToken
@@ -146,10 +147,7 @@ def sign_in():
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path inside the console: never an open redirect to another site.
-    if target and target.startswith("/console/") and not target.startswith("//"):
-        return target
-    return url_for("console.deliveries_page")
+    return target if console_path(target) else url_for("console.deliveries_page")
 
 
 @bp.route("/sign-out", methods=["POST"])

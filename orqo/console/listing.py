@@ -41,11 +41,15 @@ def older_url(endpoint: str, next_cursor: str | None, filters: dict, **values) -
     return url_for(endpoint, cursor=next_cursor, **kept, **values)
 
 
+def console_path(target: str | None) -> bool:
+    """Whether ``target`` is a path inside the console, safe to redirect to (never an open
+    redirect to another site: no ``//host`` and no backslash, which browsers read as ``/``)."""
+    return bool(target) and target.startswith("/console/") and "\\" not in target
+
+
 def back_url(default: str) -> str:
-    """Where a POST returns: the form's ``back`` field when it is a console path (never an
-    open redirect), else ``default``."""
+    """Where a POST returns: the form's ``back`` field when it is a console path, else
+    ``default``."""
     back = request.form.get("back", "")
-    if back.startswith("/console/") and not back.startswith("//") and "\\" not in back:
-        return back
-    return default
+    return back if console_path(back) else default
 
