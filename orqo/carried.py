@@ -21,12 +21,21 @@ precompiled pattern and one slice of the body; nothing is compiled or encoded pe
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from orqo.gunicorn_logging import HIDDEN
+from orqo.messages import UNSTORABLE_CHARACTERS
 from orqo.messages import clean_text
 
 #: Header names whose values are credentials (searched, so ``X-Auth-Token`` matches too).
 SECRET_NAME = re.compile(r"auth|cookie|key|password|secret|token", re.IGNORECASE)
+
+
+@lru_cache(maxsize=512)
+def is_secret(name: str) -> bool:
+    """Whether a header called ``name`` carries a credential (senders repeat the same few
+    names, so each is searched once)."""
+    return SECRET_NAME.search(name) is not None
 
 
 def redact_headers(headers) -> dict:
@@ -34,8 +43,11 @@ def redact_headers(headers) -> dict:
     ``[redacted]`` (see the module docstring); a repeated name's values joined by ``, ``."""
     kept = {}
     for name, value in headers:
-        shown = HIDDEN if SECRET_NAME.search(name) else clean_text(value)
+        shown = HIDDEN if is_secret(name) else value
         kept[name] = f"{kept[name]}, {shown}" if name in kept else shown
+    # Values a database cannot store are rare: one search over them all, then per value.
+    if UNSTORABLE_CHARACTERS.search("".join(kept.values())):
+        kept = {name: clean_text(value) for name, value in kept.items()}
     return kept
 
 
