@@ -7,9 +7,9 @@ from marshmallow import validate
 
 from orqo.api.pagination import PageArgs
 from orqo.models import DELIVERY_OUTCOMES
+from orqo.models import DIRECTIONS
 from orqo.models import MESSAGE_OUTCOMES
 from orqo.services.tokens import SCOPES
-from orqo.services.outbound import DIRECTIONS
 from orqo.services.outbound import MESSAGE_STATUSES
 from orqo.services.triggers import EventFilterSchema
 from orqo.services.waitboxes import WAITBOX_STATUSES

@@ -13,6 +13,7 @@ from orqo.cli.output import echo_more
 from orqo.cli.output import echo_table
 from orqo.cli.output import json_option
 from orqo.cli.output import limit_option
+from orqo.models import DIRECTIONS
 from orqo.extensions import db
 from orqo.models import MessageRecord
 from orqo.services import ledger
@@ -66,7 +67,7 @@ def replay_command(message_id):
 
 @messages_group.command("list")
 @click.option("--app", "app_id", default=None, help="Only messages of this App.")
-@click.option("--direction", type=click.Choice(outbound.DIRECTIONS), default=None,
+@click.option("--direction", type=click.Choice(DIRECTIONS), default=None,
               help="Only received (inbound) or sent (outbound) messages.")
 @click.option("--status", type=click.Choice(outbound.MESSAGE_STATUSES), default=None,
               help="received (inbound), or an outbound message's queued, sent or failed.")

@@ -11,6 +11,7 @@ from orqo.cli.output import echo_table
 from orqo.cli.output import echo_warnings
 from orqo.cli.output import json_option
 from orqo.cli.output import limit_option
+from orqo.errors import ApiError
 from orqo.services import triggers as trigger_service
 from orqo.services import workflows as workflow_service
 
@@ -68,13 +69,16 @@ def workflows_update_command(workflow_id, name):
 def workflows_delete_command(workflow_id, yes):
     """Delete a workflow with its triggers and runs. Asks first when a run of it is in progress
     (queued, claimed or started), unless --yes."""
-    workflow_service.find_workflow(workflow_id)
-    in_progress = workflow_service.runs_in_progress(workflow_id)
-    if in_progress and not yes:
+    try:
+        workflow_service.delete_workflow(workflow_id, force=yes)
+    except ApiError as exc:
+        if exc.code != "runs_in_progress":
+            raise
+        in_progress = exc.details["runs_in_progress"]
         echo_warnings([f"workflow {workflow_id} has {in_progress} run(s) in progress; deleting "
                        "it deletes them, and their executor's reports will be refused."])
         click.confirm(f"Delete workflow {workflow_id} anyway?", abort=True, err=True)
-    workflow_service.delete_workflow(workflow_id, force=True)
+        workflow_service.delete_workflow(workflow_id, force=True)
     click.echo(f"Deleted workflow {workflow_id}.")
 
 

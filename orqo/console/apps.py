@@ -62,10 +62,8 @@ def rotate_app_credentials(app_id):
         record = apps_service.rotate_credentials(app_id, credentials,
                                                  grace_seconds(request.form))
     except ApiError as exc:
-        db.session.rollback()
-        errors = {"": exc.message, **flat_errors(exc.details or {})}
-        return render_app(apps_service.find_app_record(app_id), errors, request.form,
-                          exc.status)
+        errors, status = form_errors(exc)
+        return render_app(apps_service.find_app_record(app_id), errors, request.form, status)
     until = as_utc(record.previous_credentials_until)
     flash(f"New credentials saved for {record.name!r}: "
           + (f"the old ones are accepted until {until:%Y-%m-%d %H:%M:%S} UTC."
@@ -107,8 +105,7 @@ def new_app():
                 request.form.get("name", ""), adapter_name, credentials, config,
                 route_to_doorkeeper="route_to_doorkeeper" in request.form)
         except ApiError as exc:
-            db.session.rollback()
-            errors, status = {"": exc.message, **flat_errors(exc.details or {})}, exc.status
+            errors, status = form_errors(exc)
         else:
             flash(f"App {record.name!r} created. Its webhook URL: {apps_service.webhook_url(record)}")
             return redirect(url_for("console.apps_page", _anchor=f"app-{record.id}"))
@@ -131,6 +128,13 @@ def delete_app(app_id):
 def installed_adapters() -> dict:
     """The installed adapters by name."""
     return current_app.extensions["orqo"].adapters
+
+
+def form_errors(exc: ApiError) -> tuple[dict, int]:
+    """A service's refusal as a form's errors (its message, then each field's) and the page's
+    status (the service's 4xx); the failed change is rolled back."""
+    db.session.rollback()
+    return {"": exc.message, **flat_errors(exc.details or {})}, exc.status
 
 
 def flat_errors(details, prefix="") -> dict:

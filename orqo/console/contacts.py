@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from orqo.api.pagination import page
 from orqo.console import bp
-from orqo.console.apps import flat_errors
+from orqo.console.apps import form_errors
 from orqo.console.deliveries import names
 from orqo.console.listing import PAGE_SIZE
 from orqo.console.listing import id_arg
@@ -29,12 +29,6 @@ from orqo.services import conversations as conversations_service
 from orqo.services import waitboxes as waitboxes_service
 
 
-def _failed(exc: ApiError) -> tuple[dict, int]:
-    """A refused change as the form's errors and the page's status (the service's 4xx)."""
-    db.session.rollback()
-    return {"": exc.message, **flat_errors(exc.details or {})}, exc.status
-
-
 @bp.route("/contacts", methods=["GET", "POST"])
 def contacts_page():
     """Contacts with their Channels, newest first, optionally of one App and matching a
@@ -48,7 +42,7 @@ def contacts_page():
             contact = contacts_service.create_contact(request.form.get("name", ""),
                                                       {app_id: sender_id} if app_id else {})
         except ApiError as exc:
-            errors, status = _failed(exc)
+            errors, status = form_errors(exc)
         else:
             flash(f"Contact {contact.name!r} created.")
             return redirect(url_for("console.contact_page", contact_id=contact.id))
@@ -102,7 +96,7 @@ def contact_page(contact_id):
                 raise ApiError(400, "bad_request", "The form names no change to make.")
             contacts_service.update_contact(contact_id, changes)
         except ApiError as exc:
-            errors, status, form = *_failed(exc), request.form
+            errors, status, form = *form_errors(exc), request.form
             contact = contacts_service.find_contact(contact_id)
         else:
             flash("Name saved." if action == "rename" else "Channels saved.")

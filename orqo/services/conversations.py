@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_
 from sqlalchemy import select
 
+from orqo.api.pagination import page
 from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.extensions import dialect_insert
@@ -73,8 +74,6 @@ def read_conversation(conversation_id: int, args: dict) -> dict:
     """A conversation with its sessions and one page of its messages, oldest first (``args``:
     ``limit`` and ``cursor``; ``next_cursor`` continues after the page's last entry); 404 when
     unknown. What ``GET /api/v1/conversations/<id>`` and ``orqo conversations show`` give."""
-    from orqo.api.pagination import page
-
     conversation = describe_conversation(conversation_id)
     entries = page(entries_query(conversation_id), ConversationEntry.id, args, describe_entry,
                    oldest_first=True)

@@ -14,12 +14,14 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from orqo.errors import ApiError
 from orqo.extensions import db
 from orqo.messages import MAX_TEXT
 from orqo.messages import clean_text
 from orqo.models import App
+from orqo.models import DIRECTIONS
 from orqo.models import ContactChannel
 from orqo.models import MessageRecord
 from orqo.models import Send
@@ -133,7 +135,6 @@ def find_message(message_id: int) -> MessageRecord:
 
 #: The ``status`` values of :func:`describe_message`: inbound messages are ``received``.
 MESSAGE_STATUSES = ("received", *SEND_STATUSES)
-DIRECTIONS = ("inbound", "outbound")
 
 
 def messages_query(app_id: str | None = None, status: str | None = None,
@@ -148,7 +149,9 @@ def messages_query(app_id: str | None = None, status: str | None = None,
         errors["direction"] = [f"Must be one of {', '.join(DIRECTIONS)}."]
     if errors:
         raise ApiError(422, "validation_error", "The request is not valid.", errors)
-    query = select(MessageRecord, Send).outerjoin(Send, Send.message_id == MessageRecord.id)
+    # Each send's attempt log in one more query per page, not one per message.
+    query = (select(MessageRecord, Send).outerjoin(Send, Send.message_id == MessageRecord.id)
+             .options(selectinload(Send.attempt_log)))
     if app_id:
         query = query.where(MessageRecord.app_id == app_id)
     # Rows written before outbound messages existed have no direction: they are inbound.

@@ -197,7 +197,8 @@ RULES: tuple[Rule, ...] = (
 
 #: Every table a rule removes rows from, in the order reports list them.
 TABLES = ("deliveries", "messages", "sends", "send_attempts", "conversation_entries",
-          "waitboxes", "push_deliveries", "push_attempts", "idempotency_records", "rate_counters", "rejections")
+          "waitboxes", "push_deliveries", "push_attempts", "idempotency_records",
+          "rate_counters", "rejections")
 
 
 @dataclass
